@@ -41,33 +41,33 @@ type UserProperty struct {
 type Properties struct {
 	Present uint64
 
-	PayloadFormat          byte
-	MessageExpiry          uint32
-	ContentType            []byte
-	ResponseTopic          []byte
-	CorrelationData        []byte
-	SubscriptionIDs        []uint32 // PUBLISH may carry several; SUBSCRIBE at most one
-	SessionExpiry          uint32
-	AssignedClientID       []byte
-	ServerKeepAlive        uint16
-	AuthMethod             []byte
-	AuthData               []byte
-	RequestProblemInfo     byte
-	WillDelay              uint32
-	RequestResponseInfo    byte
-	ResponseInfo           []byte
-	ServerReference        []byte
-	ReasonString           []byte
-	ReceiveMaximum         uint16
-	TopicAliasMaximum      uint16
-	TopicAlias             uint16
-	MaximumQoS             byte
-	RetainAvailable        byte
-	User                   []UserProperty
-	MaximumPacketSize      uint32
-	WildcardSubAvailable   byte
-	SubIDAvailable         byte
-	SharedSubAvailable     byte
+	PayloadFormat        byte
+	MessageExpiry        uint32
+	ContentType          []byte
+	ResponseTopic        []byte
+	CorrelationData      []byte
+	SubscriptionIDs      []uint32 // PUBLISH may carry several; SUBSCRIBE at most one
+	SessionExpiry        uint32
+	AssignedClientID     []byte
+	ServerKeepAlive      uint16
+	AuthMethod           []byte
+	AuthData             []byte
+	RequestProblemInfo   byte
+	WillDelay            uint32
+	RequestResponseInfo  byte
+	ResponseInfo         []byte
+	ServerReference      []byte
+	ReasonString         []byte
+	ReceiveMaximum       uint16
+	TopicAliasMaximum    uint16
+	TopicAlias           uint16
+	MaximumQoS           byte
+	RetainAvailable      byte
+	User                 []UserProperty
+	MaximumPacketSize    uint32
+	WildcardSubAvailable byte
+	SubIDAvailable       byte
+	SharedSubAvailable   byte
 }
 
 // Property identifiers [MQTT-2.2.2.2].
