@@ -124,7 +124,7 @@ func TestReadFramesGolden(t *testing.T) {
 		{name: "fragmented ping [RFC6455-5.5]", in: []byte{0x09, 0x80, 1, 2, 3, 4}, err: ErrControlFragmented},
 		{name: "continuation without start [RFC6455-5.4]", in: []byte{0x80, 0x80, 1, 2, 3, 4}, err: ErrContinuation},
 		{name: "binary inside fragmented message [RFC6455-5.4]", in: append(
-			clientFrame(0x02, []byte("ab")), // binary, no FIN
+			clientFrame(0x02, []byte("ab")),          // binary, no FIN
 			clientFrame(0x82, []byte("c"))...), mqtt: "ab", err: ErrExpectedContinue},
 		{name: "non-minimal 16-bit length [RFC6455-5.2]", in: []byte{
 			0x82, 0xfe, 0x00, 0x05, // len 5 in 16 bits
@@ -221,7 +221,7 @@ func TestSeveralPacketsInOneFrame(t *testing.T) { // [MQTT-6.0.0-2]
 
 func TestPacketAcrossThreeFrames(t *testing.T) { // [MQTT-6.0.0-2]
 	var in []byte
-	in = append(in, clientFrameKey(0x02, mqttConnect[:5], [4]byte{1, 2, 3, 4})...)    // binary, no FIN
+	in = append(in, clientFrameKey(0x02, mqttConnect[:5], [4]byte{1, 2, 3, 4})...)   // binary, no FIN
 	in = append(in, clientFrameKey(0x89, []byte("p"), [4]byte{9, 9, 9, 9})...)       // ping between fragments [RFC6455-5.4]
 	in = append(in, clientFrameKey(0x00, mqttConnect[5:11], [4]byte{5, 6, 7, 8})...) // continuation, no FIN
 	in = append(in, clientFrameKey(0x80, mqttConnect[11:], [4]byte{0xa, 0xb, 0xc, 0xd})...)
