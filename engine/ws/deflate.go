@@ -15,7 +15,16 @@ type deflateParams struct {
 	serverNoCtx bool  // server_no_context_takeover: reset our compressor per message
 	clientNoCtx bool  // client_no_context_takeover: client resets per message, so we keep no window
 	serverBits  uint8 // server_max_window_bits requested by the client (0: not requested, window 15)
+	clientBits  uint8 // client_max_window_bits we answered (0: not offered, client uses 15)
 }
+
+// Window sizes we answer with. A context-takeover window is per-connection
+// memory, so we keep it small: 8 KiB of history each way when the client
+// lets us choose (client_max_window_bits offered), 32 KiB otherwise.
+const (
+	ourClientBits = 13
+	sendDictSize  = 8 << 10 // the stateless encoder uses at most 8 KiB of dictionary
+)
 
 // parseDeflateOffer parses one extension offer ("permessage-deflate; a; b=1").
 // An offer with unknown, duplicated or out-of-range parameters is declined
@@ -56,21 +65,28 @@ func parseDeflateOffer(ext []byte) deflateParams {
 			}
 			seenSMW, p.serverBits = true, bits
 		case asciiEqualFold(key, "client_max_window_bits"):
-			// The client tells us it can honour a limit; we do not set one
-			// (our inflater handles any window up to 15 bits), so it is not
-			// echoed. A value, if present, must still be valid.
+			// The client can honour a limit: we ask for at most 2^13 so the
+			// inflate history we keep per connection is 8 KiB, not 32 KiB.
+			bits := uint8(15)
 			if hasVal {
-				if _, ok := windowBits(val); !ok {
+				var ok bool
+				if bits, ok = windowBits(val); !ok {
 					return deflateParams{}
 				}
 			}
 			if seenCMW {
 				return deflateParams{}
 			}
-			seenCMW = true
+			seenCMW, p.clientBits = true, min(bits, ourClientBits) // [RFC7692-7.1.2.2]
 		default:
 			return deflateParams{}
 		}
+	}
+	if p.serverBits != 0 && p.serverBits < 15 {
+		// Small windows need a windowed compressor (~1 MB), which we only
+		// borrow per message from a pool, so we cannot keep its context.
+		// The server may add this parameter on its own [RFC7692-7.1.1.1].
+		p.serverNoCtx = true
 	}
 	p.ok = true
 	return p
@@ -101,8 +117,12 @@ func (p deflateParams) appendResponse(dst []byte) []byte {
 		dst = append(dst, "; client_no_context_takeover"...)
 	}
 	if p.serverBits != 0 {
-		dst = append(dst, "; server_max_window_bits="...)
+		dst = append(dst, "; server_max_window_bits="...) // [RFC7692-7.1.2.1] same value as offered
 		dst = strconv.AppendUint(dst, uint64(p.serverBits), 10)
+	}
+	if p.clientBits != 0 {
+		dst = append(dst, "; client_max_window_bits="...)
+		dst = strconv.AppendUint(dst, uint64(p.clientBits), 10)
 	}
 	return dst
 }
@@ -112,20 +132,22 @@ func (p deflateParams) appendResponse(dst []byte) []byte {
 //
 // Inflate: the compressed payload of a message is gathered in in (unmasked),
 // then inflated into the caller's mqtt buffer by a pooled decompressor.
-// Context takeover is kept as the last 32 KiB of inflated output (window),
-// handed to the decompressor as its dictionary for the next message; this
-// costs a copy but lets decompressors be shared through a pool instead of
-// pinning ~40 KiB of decoder state to every connection.
+// Context takeover is kept as the last 2^clientBits bytes of inflated output
+// (recv), handed to the decompressor as its dictionary for the next message.
+// This costs a copy but lets decompressors (~40 KB each) be shared through a
+// pool instead of pinned to every connection.
 //
-// Deflate: with context takeover the compressor is pinned to the connection
-// (its window is the context); with server_no_context_takeover it is taken
-// from the pool per message and returned after it.
+// Deflate: a klauspost level-1 compressor is ~800 KB, far too much to pin to
+// each connection for context takeover. We compress with the stateless
+// encoder instead and keep context takeover as the last 8 KiB of sent
+// plaintext (sent), passed as its dictionary. With server_max_window_bits
+// below 15 a windowed compressor is borrowed from a pool per message.
 type deflateState struct {
-	in     []byte
-	window []byte
-	src    bytes.Reader
-	w      *flate.Writer
-	out    sliceWriter
+	in   []byte
+	recv []byte
+	sent []byte
+	src  bytes.Reader
+	out  sliceWriter
 }
 
 type sliceWriter struct{ b []byte }
@@ -139,37 +161,10 @@ func (s *sliceWriter) Write(p []byte) (int, error) {
 // by an empty final stored block, so the decompressor ends with io.EOF.
 var inflateTail = []byte{0x00, 0x00, 0xff, 0xff, 0x01, 0x00, 0x00, 0xff, 0xff}
 
-const maxWindow = 1 << 15
-
 var inflaters = sync.Pool{New: func() any { return flate.NewReader(bytes.NewReader(nil)) }}
 
-// writerPools holds compressors by window bits (index 8..15).
-var writerPools [16]sync.Pool
-
-func getWriter(bits uint8, w io.Writer) *flate.Writer {
-	if bits == 0 {
-		bits = 15
-	}
-	if fw, ok := writerPools[bits].Get().(*flate.Writer); ok {
-		fw.Reset(w)
-		return fw
-	}
-	var fw *flate.Writer
-	if bits == 15 {
-		fw, _ = flate.NewWriter(w, flate.BestSpeed)
-	} else {
-		fw, _ = flate.NewWriterWindow(w, 1<<bits) // honours server_max_window_bits [RFC7692-7.1.2.1]
-	}
-	return fw
-}
-
-func putWriter(bits uint8, fw *flate.Writer) {
-	if bits == 0 {
-		bits = 15
-	}
-	fw.Reset(nil)
-	writerPools[bits].Put(fw)
-}
+// windowWriters holds windowed compressors by window bits (index 8..14).
+var windowWriters [15]sync.Pool
 
 // inflate decompresses the gathered message c.z.in and appends it to mqtt.
 func (c *Conn) inflate(mqtt []byte) ([]byte, error) {
@@ -180,7 +175,7 @@ func (c *Conn) inflate(mqtt []byte) ([]byte, error) {
 	defer inflaters.Put(fr)
 	var dict []byte
 	if !c.pmd.clientNoCtx {
-		dict = z.window
+		dict = z.recv
 	}
 	if err := fr.(flate.Resetter).Reset(&z.src, dict); err != nil {
 		return mqtt, ErrBadDeflate
@@ -208,17 +203,21 @@ func (c *Conn) inflate(mqtt []byte) ([]byte, error) {
 		z.in = z.in[:0]
 	}
 	if !c.pmd.clientNoCtx {
-		z.window = appendWindow(z.window, mqtt[start:])
+		bits := c.pmd.clientBits
+		if bits == 0 {
+			bits = 15
+		}
+		z.recv = appendWindow(z.recv, mqtt[start:], 1<<bits)
 	}
 	return mqtt, nil
 }
 
-// appendWindow keeps the last maxWindow bytes of window+out.
-func appendWindow(window, out []byte) []byte {
-	if len(out) >= maxWindow {
-		return append(window[:0], out[len(out)-maxWindow:]...)
+// appendWindow keeps the last size bytes of window+out.
+func appendWindow(window, out []byte, size int) []byte {
+	if len(out) >= size {
+		return append(window[:0], out[len(out)-size:]...)
 	}
-	if drop := len(window) + len(out) - maxWindow; drop > 0 {
+	if drop := len(window) + len(out) - size; drop > 0 {
 		window = window[:copy(window, window[drop:])]
 	}
 	return append(window, out...)
@@ -230,12 +229,30 @@ func (c *Conn) appendCompressed(dst, payload []byte) []byte {
 		c.z = new(deflateState)
 	}
 	z := c.z
-	if z.w == nil {
-		z.w = getWriter(c.pmd.serverBits, &z.out)
-	}
 	z.out.b = z.out.b[:0]
-	_, _ = z.w.Write(payload) // sliceWriter never fails
-	_ = z.w.Flush()
+	if bits := c.pmd.serverBits; bits != 0 && bits < 15 {
+		// Windowed compressor honours server_max_window_bits [RFC7692-7.1.2.1];
+		// context is not kept (we answered server_no_context_takeover).
+		fw, _ := windowWriters[bits].Get().(*flate.Writer)
+		if fw == nil {
+			fw, _ = flate.NewWriterWindow(&z.out, 1<<bits)
+		} else {
+			fw.Reset(&z.out)
+		}
+		_, _ = fw.Write(payload) // sliceWriter never fails
+		_ = fw.Flush()
+		fw.Reset(nil)
+		windowWriters[bits].Put(fw)
+	} else {
+		var dict []byte
+		if !c.pmd.serverNoCtx {
+			dict = z.sent // [RFC7692-7.1.1.1] context takeover unless declined
+		}
+		_ = flate.StatelessDeflate(&z.out, payload, false, dict) // ends in a sync marker
+		if !c.pmd.serverNoCtx {
+			z.sent = appendWindow(z.sent, payload, sendDictSize)
+		}
+	}
 	out := z.out.b
 	// Strip the 00 00 ff ff sync-flush tail [RFC7692-7.2.1].
 	if n := len(out); n >= 4 && out[n-4] == 0 && out[n-3] == 0 && out[n-2] == 0xff && out[n-1] == 0xff {
@@ -246,10 +263,6 @@ func (c *Conn) appendCompressed(dst, payload []byte) []byte {
 	}
 	dst = appendHeader(dst, finBit|rsv1Bit|opBinary, len(out))
 	dst = append(dst, out...)
-	if c.pmd.serverNoCtx {
-		putWriter(c.pmd.serverBits, z.w) // [RFC7692-7.1.1.1] no context takeover
-		z.w = nil
-	}
 	if cap(z.out.b) > 64<<10 {
 		z.out.b = nil
 	}

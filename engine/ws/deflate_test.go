@@ -116,9 +116,15 @@ func refInflate(t *testing.T, msgs [][]byte) [][]byte {
 
 // refDeflate compresses messages as an RFC 7692 client would (klauspost
 // flate, sync flush, tail stripped), optionally without context takeover.
-func refDeflate(msgs [][]byte, noCtx bool) [][]byte {
+func refDeflate(msgs [][]byte, noCtx bool) [][]byte { return refDeflateWindow(msgs, noCtx, 0) }
+
+// refDeflateWindow compresses with a 2^bits window (0: 15 bits, best level).
+func refDeflateWindow(msgs [][]byte, noCtx bool, bits int) [][]byte {
 	var buf bytes.Buffer
 	w, _ := flate.NewWriter(&buf, flate.BestCompression)
+	if bits != 0 {
+		w, _ = flate.NewWriterWindow(&buf, 1<<bits)
+	}
 	var out [][]byte
 	for _, m := range msgs {
 		if noCtx {
@@ -150,7 +156,7 @@ func testMessages() [][]byte {
 }
 
 func TestDeflateRoundTripServerToClient(t *testing.T) {
-	for _, p := range []deflateParams{{}, {serverNoCtx: true}, {serverBits: 9}, {serverBits: 12, serverNoCtx: true}} {
+	for _, p := range []deflateParams{{}, {serverNoCtx: true}, {serverBits: 9, serverNoCtx: true}, {serverBits: 15}} {
 		t.Run(fmt.Sprintf("%+v", p), func(t *testing.T) {
 			c := deflateConn(p, Config{})
 			defer c.Release()
@@ -189,11 +195,14 @@ func TestDeflateRoundTripServerToClient(t *testing.T) {
 }
 
 func TestDeflateRoundTripClientToServer(t *testing.T) {
-	for _, noCtx := range []bool{false, true} {
-		t.Run(fmt.Sprintf("client_no_context_takeover=%v", noCtx), func(t *testing.T) {
+	for _, tc := range []struct {
+		noCtx bool
+		bits  uint8
+	}{{false, 0}, {true, 0}, {false, 13}, {false, 9}} {
+		noCtx := tc.noCtx
+		t.Run(fmt.Sprintf("client_no_context_takeover=%v/client_max_window_bits=%d", noCtx, tc.bits), func(t *testing.T) {
 			msgs := testMessages()
-			comp := refDeflate(msgs, noCtx)
-			c := deflateConn(deflateParams{clientNoCtx: noCtx}, Config{MaxFrameSize: 1 << 18})
+			comp := refDeflateWindow(msgs, noCtx, int(tc.bits))
 			var in, want []byte
 			for i, m := range comp {
 				if len(m) > 50 && i%2 == 0 { // fragment some messages
@@ -209,7 +218,7 @@ func TestDeflateRoundTripClientToServer(t *testing.T) {
 			in = append(in, clientFrame(0x82, []byte("plain"))...)
 			want = append(want, "plain"...)
 			for _, step := range []int{len(in), 1000, 7} {
-				c := deflateConn(deflateParams{clientNoCtx: noCtx}, Config{MaxFrameSize: 1 << 18})
+				c := deflateConn(deflateParams{clientNoCtx: noCtx, clientBits: tc.bits}, Config{MaxFrameSize: 1 << 18})
 				f := &feeder{c: c}
 				for i := 0; i < len(in); i += step {
 					f.feed(in[i:min(i+step, len(in))])
@@ -217,9 +226,31 @@ func TestDeflateRoundTripClientToServer(t *testing.T) {
 				if f.err != nil || !bytes.Equal(f.mqtt, want) {
 					t.Fatalf("step %d: err=%v len %d want %d", step, f.err, len(f.mqtt), len(want))
 				}
+				if tc.bits != 0 && len(c.z.recv) > 1<<tc.bits {
+					t.Fatalf("inflate history %d bytes, negotiated window %d", len(c.z.recv), 1<<tc.bits)
+				}
+				if noCtx && len(c.z.recv) != 0 {
+					t.Fatalf("history kept without context takeover")
+				}
+				c.Release()
 			}
-			c.Release()
 		})
+	}
+}
+
+func TestDeflateContextTakeoverShrinksRepeats(t *testing.T) { // [RFC7692-7.1.1.1]
+	msg := []byte("sensors/building-1/floor/2/temperature {\"t\":21.5,\"h\":40,\"unit\":\"C\"}")
+	ctx := deflateConn(deflateParams{}, Config{})
+	noCtx := deflateConn(deflateParams{serverNoCtx: true}, Config{})
+	first := ctx.AppendFrame(nil, msg)
+	second := ctx.AppendFrame(nil, msg)
+	plain := noCtx.AppendFrame(nil, msg)
+	again := noCtx.AppendFrame(nil, msg)
+	if len(second) >= len(first)/2 {
+		t.Fatalf("context takeover not used: %d then %d bytes", len(first), len(second))
+	}
+	if !bytes.Equal(plain, again) {
+		t.Fatalf("server_no_context_takeover frames differ: % x vs % x", plain, again)
 	}
 }
 
@@ -258,7 +289,7 @@ func TestInflateErrors(t *testing.T) {
 
 func TestHandshakeThenDeflate(t *testing.T) {
 	_, resp, c, err := Handshake(pahoJS, &Config{Compression: true}, nil)
-	if err != nil || !c.Compressed() || !bytes.Contains(resp, []byte("\r\nSec-WebSocket-Extensions: permessage-deflate\r\n")) {
+	if err != nil || !c.Compressed() || !bytes.Contains(resp, []byte("\r\nSec-WebSocket-Extensions: permessage-deflate; client_max_window_bits=13\r\n")) {
 		t.Fatalf("err=%v resp %q", err, resp)
 	}
 	_, mqtt, _, _, err := c.ReadFrames(clientFrame(0xc2, []byte{0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00}), nil, nil)
@@ -270,6 +301,7 @@ func TestHandshakeThenDeflate(t *testing.T) {
 }
 
 func TestAppendWindow(t *testing.T) {
+	const maxWindow = 1 << 15
 	var w []byte
 	var all []byte
 	r := rand.New(rand.NewSource(2))
@@ -281,7 +313,7 @@ func TestAppendWindow(t *testing.T) {
 			r.Read(chunk)
 		}
 		all = append(all, chunk...)
-		w = appendWindow(w, chunk)
+		w = appendWindow(w, chunk, maxWindow)
 		want := all
 		if len(want) > maxWindow {
 			want = want[len(want)-maxWindow:]

@@ -67,15 +67,13 @@ func (c *Conn) Subprotocol() string { return c.subproto }
 // Compressed reports whether permessage-deflate was negotiated.
 func (c *Conn) Compressed() bool { return c.pmd.ok }
 
-// Release returns pooled compressor state and drops the deflate buffers.
+// Release drops the deflate buffers (compressors are only borrowed from
+// pools during a call, so nothing else is held).
 // The Conn may still be used afterwards (state is re-created lazily, which
 // loses the compression context), but normally it is called once at close.
 func (c *Conn) Release() {
 	if c.z == nil {
 		return
-	}
-	if c.z.w != nil {
-		putWriter(c.pmd.serverBits, c.z.w)
 	}
 	c.z = nil
 }

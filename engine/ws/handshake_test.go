@@ -223,11 +223,13 @@ func TestHandshakeDeflateNegotiation(t *testing.T) {
 		params deflateParams
 	}{
 		{"plain", "permessage-deflate", "permessage-deflate", deflateParams{ok: true}},
-		{"client_max_window_bits hint", "permessage-deflate; client_max_window_bits", "permessage-deflate", deflateParams{ok: true}},
+		{"client_max_window_bits hint [RFC7692-7.1.2.2]", "permessage-deflate; client_max_window_bits", "permessage-deflate; client_max_window_bits=13", deflateParams{ok: true, clientBits: 13}},
+		{"client_max_window_bits=10 kept [RFC7692-7.1.2.2]", "permessage-deflate; client_max_window_bits=10", "permessage-deflate; client_max_window_bits=10", deflateParams{ok: true, clientBits: 10}},
+		{"server window 15 echoed, context kept", "permessage-deflate; server_max_window_bits=15", "permessage-deflate; server_max_window_bits=15", deflateParams{ok: true, serverBits: 15}},
 		{"no context takeover both", "permessage-deflate; server_no_context_takeover; client_no_context_takeover",
 			"permessage-deflate; server_no_context_takeover; client_no_context_takeover", deflateParams{ok: true, serverNoCtx: true, clientNoCtx: true}},
-		{"server window 10 [RFC7692-7.1.2.1]", "permessage-deflate; server_max_window_bits=10", "permessage-deflate; server_max_window_bits=10", deflateParams{ok: true, serverBits: 10}},
-		{"quoted value", `permessage-deflate; server_max_window_bits="12"`, "permessage-deflate; server_max_window_bits=12", deflateParams{ok: true, serverBits: 12}},
+		{"server window 10 [RFC7692-7.1.2.1]", "permessage-deflate; server_max_window_bits=10", "permessage-deflate; server_no_context_takeover; server_max_window_bits=10", deflateParams{ok: true, serverBits: 10, serverNoCtx: true}},
+		{"quoted value", `permessage-deflate; server_max_window_bits="12"`, "permessage-deflate; server_no_context_takeover; server_max_window_bits=12", deflateParams{ok: true, serverBits: 12, serverNoCtx: true}},
 		{"bad first offer, good second [RFC7692-5.1]", "permessage-deflate; server_max_window_bits=7, permessage-deflate", "permessage-deflate", deflateParams{ok: true}},
 		{"unknown param declined", "permessage-deflate; foo=1", "", deflateParams{}},
 		{"duplicate param declined", "permessage-deflate; server_no_context_takeover; server_no_context_takeover", "", deflateParams{}},
