@@ -1,0 +1,388 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"runtime"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+	"github.com/panjf2000/gnet/v2/pkg/logging"
+
+	"github.com/tsubame-mq/tsubame/codec"
+	"github.com/tsubame-mq/tsubame/engine/auth"
+	"github.com/tsubame-mq/tsubame/engine/config"
+	"github.com/tsubame-mq/tsubame/engine/metrics"
+	"github.com/tsubame-mq/tsubame/engine/ws"
+	"github.com/tsubame-mq/tsubame/router"
+)
+
+// Version is the broker version reported in $SYS and the admin API.
+const Version = "0.1.0"
+
+// limits are the protocol limits from the config, in the form the hot path
+// reads them.
+type limits struct {
+	maxKeepalive     uint16
+	receiveMaximum   uint16
+	maxPacketSize    uint32
+	maxQueued        int
+	maxQueuedBytes   int64
+	maxSessionExpiry uint32
+	maxTopicAlias    uint16
+	maxOutbound      int64
+	connectTimeout   int64 // seconds
+	retainAvailable  bool
+	maxQoS           byte
+	wildcardSubs     bool
+	sharedSubs       bool
+	subIDs           bool
+	maxClientIDLen   int
+}
+
+func limitsFrom(m *config.MQTT) limits {
+	return limits{
+		maxKeepalive:     m.MaxKeepalive,
+		receiveMaximum:   m.ReceiveMaximum,
+		maxPacketSize:    m.MaxPacketSize,
+		maxQueued:        m.MaxQueuedMessages,
+		maxQueuedBytes:   m.MaxQueuedBytes,
+		maxSessionExpiry: m.MaxSessionExpiry,
+		maxTopicAlias:    m.MaxTopicAlias,
+		maxOutbound:      int64(m.MaxOutboundBytes),
+		connectTimeout:   int64(max(1, m.ConnectTimeout.Std()/time.Second)),
+		retainAvailable:  m.Retain(),
+		maxQoS:           m.MaxQoS,
+		wildcardSubs:     m.Wildcards(),
+		sharedSubs:       m.Shared(),
+		subIDs:           m.SubIDs(),
+		maxClientIDLen:   m.MaxClientIDLen,
+	}
+}
+
+// ACL access kinds as the engine asks for them.
+const (
+	aclRead      = auth.Read
+	aclWrite     = auth.Write
+	aclSubscribe = auth.Subscribe
+)
+
+// Broker is one running MQTT broker: listeners, sessions, router, retained
+// store. Create it with New, then Start; Shutdown stops it.
+type Broker struct {
+	cfg     *config.Config
+	lim     limits
+	log     *slog.Logger
+	auth    *auth.Auth // nil: everyone may do everything
+	metrics *metrics.Metrics
+
+	router   *router.Router
+	retained *router.Retained
+	sessions registry
+
+	wheel  *keepaliveWheel
+	timers timerQueue
+	sys    systemWorker
+
+	listeners []*listener
+	byPort    map[int]*listener
+
+	loopsMu sync.Mutex
+	loops   []*worker // event-loop workers, indexed by worker.idx; append-only under loopsMu
+	loopsP  atomic.Pointer[[]*worker]
+
+	eng      gnet.Engine
+	engErr   chan error
+	booted   chan struct{}
+	stop     chan struct{}
+	stopped  sync.WaitGroup
+	shutting atomic.Bool
+	started  time.Time
+
+	tlsMu    sync.Mutex
+	tlsConns map[*goTransport]struct{}
+}
+
+// listener is one configured endpoint.
+type listener struct {
+	name      string
+	typ       string
+	addr      string
+	port      int
+	ws        bool
+	tls       bool
+	wsCfg     ws.Config
+	allowAnon int8 // per-listener override for auth.Login: -1 broker setting
+	certUser  bool // certificate CN becomes the user name
+	metrics   *metrics.ListenerMetrics
+	cfg       *config.Listener
+	ln        net.Listener // tls/wss only
+}
+
+// New builds a broker from cfg; it loads the auth files but does not listen.
+func New(cfg *config.Config, log *slog.Logger) (*Broker, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	b := &Broker{
+		cfg:      cfg,
+		lim:      limitsFrom(&cfg.MQTT),
+		log:      log,
+		router:   router.New(),
+		retained: router.NewRetained(),
+		byPort:   make(map[int]*listener),
+		tlsConns: make(map[*goTransport]struct{}),
+	}
+	b.metrics = metrics.New(metrics.Config{Shards: runtime.GOMAXPROCS(0) + 1, Version: Version})
+	b.metrics.SetGauges(metrics.Gauges{
+		Retained:      func() int64 { return int64(b.retained.Len()) },
+		Subscriptions: func() int64 { return int64(b.router.Count()) },
+		Sessions:      func() int64 { return int64(b.sessions.count()) },
+	})
+	b.wheel = newKeepaliveWheel(b)
+	b.sys.w = newWorker(b, -1, nil)
+	b.sys.w.ms = b.metrics.Shard(runtime.GOMAXPROCS(0))
+	empty := []*worker{}
+	b.loopsP.Store(&empty)
+
+	if cfg.Auth.PasswordFile != "" || cfg.Auth.ACLFile != "" || !anonymousDefault(cfg) {
+		a, err := auth.New(auth.Options{
+			PasswordFile:   cfg.Auth.PasswordFile,
+			ACLFile:        cfg.Auth.ACLFile,
+			AllowAnonymous: anonymousDefault(cfg),
+			Logger:         log,
+		})
+		if err != nil {
+			return nil, err
+		}
+		b.auth = a
+	}
+	for i := range cfg.Listeners {
+		lc := &cfg.Listeners[i]
+		l := &listener{
+			name:      lc.Name,
+			typ:       lc.Type,
+			addr:      lc.Address,
+			ws:        lc.IsWebSocket(),
+			tls:       lc.IsTLS(),
+			allowAnon: -1,
+			certUser:  lc.CertIdentity(),
+			cfg:       lc,
+		}
+		if l.name == "" {
+			l.name = lc.Type + "://" + lc.Address
+		}
+		if lc.AllowAnonymous != nil {
+			l.allowAnon = 0
+			if *lc.AllowAnonymous {
+				l.allowAnon = 1
+			}
+		}
+		if l.ws {
+			l.wsCfg = ws.Config{
+				Path:           lc.Path,
+				AllowedOrigins: lc.AllowedOrigins,
+				Compression:    lc.Compression,
+				MaxFrameSize:   int(cfg.MQTT.MaxPacketSize) + 16,
+				MaxHandshake:   8 << 10,
+			}
+		}
+		b.listeners = append(b.listeners, l)
+	}
+	return b, nil
+}
+
+// anonymousDefault is the broker-wide anonymous setting.
+func anonymousDefault(cfg *config.Config) bool {
+	if cfg.Auth.AllowAnonymous != nil {
+		return *cfg.Auth.AllowAnonymous
+	}
+	return cfg.Auth.PasswordFile == ""
+}
+
+// Start opens every listener. TCP and WebSocket listeners share one gnet
+// engine (one event loop per core); TLS and WSS run on goroutines.
+func (b *Broker) Start() error {
+	b.started = time.Now()
+	b.stop = make(chan struct{})
+	var gnetAddrs []string
+	for _, l := range b.listeners {
+		if l.tls {
+			if err := b.startTLS(l); err != nil {
+				b.closeTLSListeners()
+				return err
+			}
+			continue
+		}
+		gnetAddrs = append(gnetAddrs, "tcp://"+l.addr)
+	}
+	if len(gnetAddrs) > 0 {
+		if err := b.startGnet(gnetAddrs); err != nil {
+			b.closeTLSListeners()
+			return err
+		}
+	}
+	for _, l := range b.listeners {
+		l.metrics = b.metrics.Listener(l.name, l.typ, l.addr, l.tls)
+	}
+	b.metrics.Start()
+	b.stopped.Add(1)
+	go func() {
+		defer b.stopped.Done()
+		b.housekeeping(b.stop)
+	}()
+	if b.cfg.SysInterval > 0 {
+		b.stopped.Add(1)
+		go func() {
+			defer b.stopped.Done()
+			b.sysLoop(time.Duration(b.cfg.SysInterval)*time.Second, b.stop)
+		}()
+	}
+	for _, l := range b.listeners {
+		b.log.Info("listening", "listener", l.name, "type", l.typ, "address", l.addr)
+	}
+	return nil
+}
+
+// startGnet binds the TCP and WebSocket addresses on one gnet engine and
+// waits until it has booted or failed.
+func (b *Broker) startGnet(addrs []string) error {
+	// Bind ports up front so that a port taken by another process is a
+	// clear error here rather than a gnet log line.
+	for _, l := range b.listeners {
+		if l.tls {
+			continue
+		}
+		ln, err := net.Listen("tcp", l.addr)
+		if err != nil {
+			return fmt.Errorf("listener %s: %w", l.name, err)
+		}
+		port := ln.Addr().(*net.TCPAddr).Port
+		_ = ln.Close()
+		if _, p, _ := net.SplitHostPort(l.addr); p == "0" {
+			// Port 0 (tests): pin the port we were given.
+			host, _, _ := net.SplitHostPort(l.addr)
+			l.addr = net.JoinHostPort(host, strconv.Itoa(port))
+		}
+		l.port = port
+		b.byPort[port] = l
+	}
+	addrs = addrs[:0]
+	for _, l := range b.listeners {
+		if !l.tls {
+			addrs = append(addrs, "tcp://"+l.addr)
+		}
+	}
+	b.engErr = make(chan error, 1)
+	b.booted = make(chan struct{})
+	h := &gnetHandler{b: b}
+	go func() {
+		err := gnet.Rotate(h, addrs,
+			gnet.WithMulticore(true),
+			gnet.WithTCPNoDelay(gnet.TCPNoDelay),
+			gnet.WithReadBufferCap(64<<10),
+			gnet.WithLogLevel(logging.ErrorLevel),
+			gnet.WithReuseAddr(true),
+		)
+		b.engErr <- err
+	}()
+	select {
+	case <-b.booted:
+		return nil
+	case err := <-b.engErr:
+		if err == nil {
+			err = errors.New("event loops stopped during start")
+		}
+		return fmt.Errorf("starting listeners: %w", err)
+	case <-time.After(10 * time.Second):
+		return errors.New("starting listeners: timed out")
+	}
+}
+
+// Shutdown stops accepting, closes every connection (wills are sent as for
+// any server-side close [MQTT-3.1.2-8]), and stops the background work.
+func (b *Broker) Shutdown(ctx context.Context) error {
+	if !b.shutting.CompareAndSwap(false, true) {
+		return nil
+	}
+	b.closeTLSListeners()
+	// v5 clients are told why [MQTT-4.13.2-1].
+	b.sessions.each(func(s *Session) bool {
+		if c := s.client.Load(); c != nil {
+			c.closeAsync(metrics.CloseServerShutdown, codec.ServerShuttingDown)
+		}
+		return true
+	})
+	var err error
+	if b.booted != nil {
+		err = b.eng.Stop(ctx)
+		select {
+		case <-b.engErr:
+		case <-ctx.Done():
+		}
+	}
+	b.tlsMu.Lock()
+	for t := range b.tlsConns {
+		_ = t.conn.Close()
+	}
+	b.tlsMu.Unlock()
+	close(b.stop)
+	b.stopped.Wait()
+	b.metrics.Stop()
+	return err
+}
+
+// Reload re-reads the password and ACL files; connections stay up.
+func (b *Broker) Reload() error {
+	if b.auth == nil {
+		return nil
+	}
+	return b.auth.Reload()
+}
+
+// Metrics returns the broker's counters (for the admin server).
+func (b *Broker) Metrics() *metrics.Metrics { return b.metrics }
+
+// Addr returns the bound address of the named listener type's first
+// listener ("tcp", "ws", "tls", "wss"); useful with port 0 in tests.
+func (b *Broker) Addr(typ string) string {
+	for _, l := range b.listeners {
+		if l.typ == typ {
+			return l.addr
+		}
+	}
+	return ""
+}
+
+// workerFor returns the worker of event loop el, creating it on first use.
+func (b *Broker) workerFor(el gnet.EventLoop) *worker {
+	for _, w := range *b.loopsP.Load() {
+		if w.el == el {
+			return w
+		}
+	}
+	b.loopsMu.Lock()
+	defer b.loopsMu.Unlock()
+	for _, w := range b.loops {
+		if w.el == el {
+			return w
+		}
+	}
+	w := newWorker(b, len(b.loops), el)
+	w.ms = b.metrics.Shard(w.idx)
+	b.loops = append(b.loops, w)
+	snap := append([]*worker(nil), b.loops...)
+	b.loopsP.Store(&snap)
+	return w
+}
+
+func (b *Broker) loopWorker(i int) *worker { return (*b.loopsP.Load())[i] }

@@ -1,0 +1,421 @@
+package engine
+
+import (
+	"errors"
+	"net"
+	"sync"
+	"sync/atomic"
+
+	"github.com/valyala/bytebufferpool"
+
+	"github.com/tsubame-mq/tsubame/codec"
+	"github.com/tsubame-mq/tsubame/engine/metrics"
+	"github.com/tsubame-mq/tsubame/engine/ws"
+	"github.com/tsubame-mq/tsubame/router"
+)
+
+// transport is what a client needs from the network below it. The event-loop
+// transport (gnet) and the goroutine transport (crypto/tls) both implement it;
+// the protocol code above never knows which one it talks to.
+type transport interface {
+	// write sends b or buffers it inside the transport; b may be reused
+	// after it returns. Owner goroutine only.
+	write(b []byte)
+	// buffered is how many bytes write accepted that are not on the wire yet.
+	// Owner goroutine only.
+	buffered() int
+	// wake asks the owner to call client.flush soon. Any goroutine; only
+	// goroutine transports use it (event loops are flushed by flushTask).
+	wake()
+	// close closes the connection after the pending output is written.
+	// Owner goroutine only; client.closeAsync is the any-goroutine form.
+	close()
+	// runOnOwner runs fn on the owner goroutine; any goroutine.
+	runOnOwner(fn func(w *worker))
+	remoteAddr() net.Addr
+}
+
+// client states.
+const (
+	stateWSHandshake = iota // WebSocket listener: waiting for the HTTP upgrade
+	stateConnect            // waiting for CONNECT [MQTT-3.1.0-1]
+	stateConnected
+	stateClosing // a DISCONNECT or a fatal error was handled; ignore the rest
+)
+
+// client is one network connection and its MQTT protocol state machine. All
+// fields are owned by the worker w (its event loop or TLS goroutine) unless
+// marked otherwise.
+type client struct {
+	b   *Broker
+	w   *worker
+	tr  transport
+	lis *listener
+
+	state   uint8
+	version byte // negotiated protocol level (0 until CONNECT)
+	wsConn  *ws.Conn
+	wsIn    *bytebufferpool.ByteBuffer // unframed MQTT bytes from WebSocket frames, waiting to be parsed
+
+	id        string
+	username  string
+	certUser  string // certificate CN on listeners with use_identity_as_username
+	keepalive uint16 // effective keepalive, seconds
+	will      *router.Message
+	willDelay uint32
+	normalDisconnect bool
+	sess      *Session
+	aliases   []string // inbound topic aliases (v5), index = alias
+	clientMaxPacket uint32 // client's Maximum Packet Size (v5), 0 = none
+	connectedAt int64
+
+	acceptedAt  int64        // unix seconds, set before the client is shared
+	willExpiry  uint32       // will Message Expiry Interval (v5)
+	takenOver   bool
+
+	// Read by the keepalive wheel and the admin API from other goroutines.
+	live        atomic.Bool  // CONNECT accepted; keepalive is set before it is stored
+	gone        atomic.Bool  // the connection is closed
+	lastSeen    atomic.Int64 // unix seconds of the last complete packet
+	sockPending atomic.Int64 // bytes the transport still buffers, as of the last flush
+
+	// Counters read by the admin API.
+	msgsIn, msgsOut, bytesIn, bytesOut atomic.Uint64
+
+	mu           sync.Mutex // guards out, flushPending, closed
+	out          *bytebufferpool.ByteBuffer
+	flushPending bool
+	closed       bool
+	closeReason  metrics.CloseReason
+	reasonSet    bool
+	discCode     byte // v5 DISCONNECT reason the server sends when it closes, 0xff none
+}
+
+var outPool bytebufferpool.Pool
+
+func newClient(b *Broker, w *worker, tr transport, lis *listener) *client {
+	c := &client{b: b, w: w, tr: tr, lis: lis, state: stateConnect, discCode: 0xff}
+	if lis.ws {
+		c.state = stateWSHandshake
+	}
+	c.acceptedAt = w.nowSec
+	c.lastSeen.Store(w.nowSec)
+	return c
+}
+
+// input handles bytes read from the network; it returns how many it consumed
+// (the rest stays buffered in the transport until more arrive) and whether
+// the connection must be closed.
+func (c *client) input(w *worker, b []byte) (consumed int, closeNow bool) {
+	if c.state == stateClosing {
+		return len(b), true
+	}
+	if c.lis.ws {
+		return c.inputWS(w, b)
+	}
+	n, err := c.feed(w, b)
+	if err != nil {
+		c.failInput(w, err)
+		return len(b), true
+	}
+	return n, c.state == stateClosing
+}
+
+// failInput handles a decode or protocol error from feed.
+func (c *client) failInput(w *worker, err error) {
+	if c.state == stateConnect {
+		c.connectError(w, err)
+	}
+	c.fail(w, err)
+}
+
+// inputWS unwraps WebSocket framing, then feeds the MQTT bytes.
+func (c *client) inputWS(w *worker, b []byte) (int, bool) {
+	consumed := 0
+	if c.state == stateWSHandshake {
+		n, resp, conn, err := ws.Handshake(b, &c.lis.wsCfg, w.scratch[:0])
+		if err != nil {
+			if len(resp) > 0 {
+				c.tr.write(resp)
+			}
+			c.b.log.Info("websocket upgrade refused", "remote", c.tr.remoteAddr(), "listener", c.lis.name, "err", err)
+			c.setReason(metrics.CloseProtocolError)
+			c.state = stateClosing
+			return len(b), true
+		}
+		if n == 0 {
+			if len(b) > c.lis.wsCfg.MaxHandshake && c.lis.wsCfg.MaxHandshake > 0 {
+				return len(b), true
+			}
+			return 0, false
+		}
+		c.tr.write(resp)
+		w.scratch = resp[:0]
+		c.wsConn = conn
+		c.state = stateConnect
+		consumed = n
+		b = b[n:]
+	}
+	if len(b) == 0 {
+		return consumed, false
+	}
+	if c.wsIn == nil {
+		c.wsIn = outPool.Get()
+	}
+	n, mqtt, ctrl, closed, err := c.wsConn.ReadFrames(b, c.wsIn.B, w.scratch[:0])
+	c.wsIn.B = mqtt
+	if len(ctrl) > 0 {
+		c.tr.write(ctrl)
+		w.scratch = ctrl[:0]
+	}
+	consumed += n
+	if err != nil || closed {
+		if err != nil {
+			c.b.log.Info("websocket error", "remote", c.tr.remoteAddr(), "client", c.id, "err", err)
+		}
+		if err != nil {
+			c.setReason(metrics.CloseProtocolError)
+		} else {
+			c.setReason(metrics.CloseNormal)
+		}
+		c.state = stateClosing
+		return consumed, true
+	}
+	if len(c.wsIn.B) > 0 {
+		m, err := c.feed(w, c.wsIn.B)
+		if err != nil {
+			c.failInput(w, err)
+			return len(b) + consumed, true
+		}
+		rest := copy(c.wsIn.B, c.wsIn.B[m:])
+		c.wsIn.B = c.wsIn.B[:rest]
+	}
+	if len(c.wsIn.B) == 0 {
+		outPool.Put(c.wsIn)
+		c.wsIn = nil
+	}
+	return consumed, c.state == stateClosing
+}
+
+// feed decodes and handles the complete packets at the start of b and
+// returns the bytes consumed; a partial packet at the end is left for later.
+func (c *client) feed(w *worker, b []byte) (int, error) {
+	off := 0
+	maxSize := int(c.b.lim.maxPacketSize)
+	for off < len(b) && c.state != stateClosing {
+		n, err := codec.Decode(b[off:], c.version, maxSize, &w.pkt)
+		if err != nil {
+			return off, err
+		}
+		if n == 0 {
+			break
+		}
+		c.lastSeen.Store(w.nowSec)
+		c.bytesIn.Add(uint64(n))
+		w.ms.BytesIn(n)
+		if err := c.handle(w, &w.pkt); err != nil {
+			return off + n, err
+		}
+		off += n
+	}
+	return off, nil
+}
+
+// errProtocol wraps a protocol rule violation found by the engine (not the codec).
+func errProtocol(code byte, rule, text string) error {
+	return &codec.Error{Code: code, Rule: rule, Text: text}
+}
+
+var errSecondConnect = errProtocol(codec.ProtocolError, "MQTT-3.1.0-2", "second CONNECT on a connection")
+var errFirstNotConnect = errProtocol(codec.ProtocolError, "MQTT-3.1.0-1", "first packet is not CONNECT")
+var errServerOnly = errProtocol(codec.ProtocolError, "MQTT-3.1.0-2", "packet type only a server sends")
+
+// handle dispatches one decoded packet.
+func (c *client) handle(w *worker, p *codec.Packet) error {
+	w.ms.PacketIn(p.Type)
+	if c.state == stateConnect {
+		if p.Type != codec.CONNECT {
+			return errFirstNotConnect // [MQTT-3.1.0-1]
+		}
+		return c.handleConnect(w, p)
+	}
+	switch p.Type {
+	case codec.PUBLISH:
+		return c.handlePublish(w, p)
+	case codec.PUBACK, codec.PUBREC, codec.PUBCOMP:
+		return c.handleOutboundAck(w, p)
+	case codec.PUBREL:
+		return c.handlePubrel(w, p)
+	case codec.SUBSCRIBE:
+		return c.handleSubscribe(w, p)
+	case codec.UNSUBSCRIBE:
+		return c.handleUnsubscribe(w, p)
+	case codec.PINGREQ:
+		c.send(w, pingresp) // [MQTT-3.12.4-1]
+		return nil
+	case codec.DISCONNECT:
+		return c.handleDisconnect(w, p)
+	case codec.CONNECT:
+		return errSecondConnect // [MQTT-3.1.0-2]
+	case codec.AUTH:
+		// Enhanced authentication is not offered, so an AUTH packet can
+		// only be a protocol error [MQTT-4.12.0-1].
+		return errProtocol(codec.ProtocolError, "MQTT-4.12.0-1", "AUTH without an authentication method")
+	default:
+		return errServerOnly
+	}
+}
+
+var pingresp = []byte{0xd0, 0x00}
+
+// send appends raw packet bytes to the output of c.
+func (c *client) send(w *worker, b []byte) {
+	c.mu.Lock()
+	c.appendLocked(w, b)
+	c.mu.Unlock()
+}
+
+// appendLocked appends b to c.out and schedules a flush. c.mu must be held.
+func (c *client) appendLocked(w *worker, b []byte) {
+	if c.closed {
+		return
+	}
+	if c.out == nil {
+		c.out = outPool.Get()
+	}
+	c.out.B = append(c.out.B, b...)
+	c.markLocked(w)
+}
+
+// markLocked schedules a flush of c on w if none is pending. c.mu must be held.
+func (c *client) markLocked(w *worker) {
+	if !c.flushPending {
+		c.flushPending = true
+		w.schedule(c)
+	}
+}
+
+// outLocked returns c.out, creating it. c.mu must be held.
+func (c *client) outLocked() *bytebufferpool.ByteBuffer {
+	if c.out == nil {
+		c.out = outPool.Get()
+	}
+	return c.out
+}
+
+// flush writes the pending output. Owner goroutine only: the event loop for
+// gnet connections, the writer goroutine for goroutine transports.
+func (c *client) flush() {
+	c.mu.Lock()
+	out := c.out
+	c.out = nil
+	c.flushPending = false
+	closed := c.closed
+	c.mu.Unlock()
+	if out == nil {
+		return
+	}
+	if !closed {
+		n := len(out.B)
+		if c.wsConn != nil {
+			frame := outPool.Get()
+			frame.B = c.wsConn.AppendFrame(frame.B[:0], out.B)
+			c.tr.write(frame.B)
+			outPool.Put(frame)
+		} else {
+			c.tr.write(out.B)
+		}
+		c.bytesOut.Add(uint64(n))
+		c.w.ms.BytesOut(n)
+		c.sockPending.Store(int64(c.tr.buffered()))
+	}
+	outPool.Put(out)
+}
+
+// fail handles a protocol error: one log line, a DISCONNECT with the reason
+// code for v5 once connected, then close. Nothing else is affected.
+func (c *client) fail(w *worker, err error) {
+	var ce *codec.Error
+	code := codec.UnspecifiedError
+	if errors.As(err, &ce) {
+		code = ce.Code
+	}
+	c.b.log.Info("protocol error, closing connection",
+		"client", c.id, "remote", c.tr.remoteAddr(), "listener", c.lis.name, "err", err)
+	switch code {
+	case codec.MalformedPacket:
+		c.setReason(metrics.CloseMalformedPacket)
+	case codec.PacketTooLarge:
+		c.setReason(metrics.ClosePacketTooLarge)
+	default:
+		c.setReason(metrics.CloseProtocolError)
+	}
+	if c.state == stateConnected && c.version == codec.V5 {
+		c.sendDisconnect(w, code) // [MQTT-4.13.1-1]
+	}
+	c.state = stateClosing
+}
+
+// sendDisconnect queues a v5 DISCONNECT with reason code.
+func (c *client) sendDisconnect(w *worker, code byte) {
+	p := &w.pkt
+	*p = codec.Packet{Type: codec.DISCONNECT, Version: codec.V5, ReasonCode: code}
+	buf := codec.Encode(w.scratch[:0], p)
+	c.send(w, buf)
+	w.scratch = buf[:0]
+}
+
+// closeAsync closes c from any goroutine, first sending a v5 DISCONNECT with
+// code when code != 0xff.
+func (c *client) closeAsync(reason metrics.CloseReason, code byte) {
+	c.tr.runOnOwner(func(w *worker) {
+		if c.gone.Load() || c.state == stateClosing {
+			return
+		}
+		c.setReason(reason)
+		if code != 0xff && c.version == codec.V5 && c.state == stateConnected {
+			c.sendDisconnect(w, code)
+		}
+		c.state = stateClosing
+		c.tr.close()
+	})
+}
+
+// setReason records why the connection ends; the first reason wins.
+func (c *client) setReason(r metrics.CloseReason) {
+	if !c.reasonSet {
+		c.reasonSet = true
+		c.closeReason = r
+	}
+}
+
+// closed is called by the transport once the connection is gone, on the
+// owner goroutine. It settles the session: will, expiry, takeover.
+func (c *client) onClosed(w *worker, err error) {
+	c.gone.Store(true)
+	c.mu.Lock()
+	c.closed = true
+	if c.out != nil {
+		outPool.Put(c.out)
+		c.out = nil
+	}
+	c.mu.Unlock()
+	if c.wsIn != nil {
+		outPool.Put(c.wsIn)
+		c.wsIn = nil
+	}
+	if c.wsConn != nil {
+		c.wsConn.Release()
+	}
+	if c.normalDisconnect {
+		c.setReason(metrics.CloseNormal)
+	}
+	c.setReason(metrics.CloseClientGone)
+	c.lis.metrics.Closed(c.closeReason)
+	if c.sess == nil {
+		return
+	}
+	c.b.log.Debug("client disconnected", "client", c.id, "remote", c.tr.remoteAddr(), "reason", c.closeReason.String(), "err", err)
+	c.b.detach(w, c)
+}
+

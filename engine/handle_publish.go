@@ -1,0 +1,184 @@
+package engine
+
+import (
+	"time"
+	"unsafe"
+
+	"github.com/tsubame-mq/tsubame/codec"
+	"github.com/tsubame-mq/tsubame/engine/metrics"
+	"github.com/tsubame-mq/tsubame/router"
+)
+
+var (
+	errTopicAliasInvalid = errProtocol(codec.TopicAliasInvalid, "MQTT-3.3.2-9", "topic alias above the maximum")
+	errTopicAliasUnknown = errProtocol(codec.ProtocolError, "MQTT-3.3.2-12", "topic alias not set")
+	errQoSNotSupported   = errProtocol(codec.QoSNotSupported, "MQTT-3.2.2-11", "QoS above the maximum")
+	errRetainUnavailable = errProtocol(codec.RetainNotSupported, "MQTT-3.2.2-14", "retain not available")
+	errReceiveMaximum    = errProtocol(codec.ReceiveMaximumExceeded, "MQTT-3.3.4-9", "more QoS 2 messages unacknowledged than Receive Maximum")
+)
+
+// handlePublish handles an inbound PUBLISH: topic alias, authorisation,
+// QoS 2 de-duplication, retain, routing, acknowledgement.
+func (c *client) handlePublish(w *worker, p *codec.Packet) error {
+	b := c.b
+	topic := p.Topic
+	if c.version == codec.V5 && p.Props.Has(codec.PropTopicAlias) {
+		a := p.Props.TopicAlias
+		if a == 0 || a > b.lim.maxTopicAlias {
+			return errTopicAliasInvalid // [MQTT-3.3.2-9]
+		}
+		if len(topic) > 0 {
+			if c.aliases == nil {
+				c.aliases = make([]string, int(b.lim.maxTopicAlias)+1)
+			}
+			if c.aliases[a] != string(topic) {
+				c.aliases[a] = string(topic)
+			}
+		} else {
+			if c.aliases == nil || c.aliases[a] == "" {
+				return errTopicAliasUnknown
+			}
+			topic = unsafe.Slice(unsafe.StringData(c.aliases[a]), len(c.aliases[a]))
+		}
+	}
+	if p.QoS > b.lim.maxQoS {
+		return errQoSNotSupported // [MQTT-3.2.2-11]
+	}
+	if p.Retain && !b.lim.retainAvailable {
+		return errRetainUnavailable // [MQTT-3.2.2-14]
+	}
+	c.msgsIn.Add(1)
+	w.ms.Received(p.QoS)
+
+	topicStr := unsafe.String(unsafe.SliceData(topic), len(topic))
+	allowed := b.auth == nil || b.auth.Allowed(c.username, c.id, topicStr, aclWrite)
+
+	if p.QoS == 2 {
+		s := c.sess
+		s.mu.Lock()
+		for _, id := range s.inQoS2 {
+			if id == p.PacketID {
+				// Already received and routed: acknowledge again, never deliver twice [MQTT-4.3.3-10].
+				s.mu.Unlock()
+				c.sendAck(w, codec.PUBREC, p.PacketID, 0)
+				return nil
+			}
+		}
+		if len(s.inQoS2) >= int(b.lim.receiveMaximum) {
+			s.mu.Unlock()
+			return errReceiveMaximum // [MQTT-3.3.4-9]
+		}
+		if allowed {
+			s.inQoS2 = append(s.inQoS2, p.PacketID)
+		}
+		s.mu.Unlock()
+	}
+
+	reason := codec.Success
+	if !allowed {
+		// 3.1.1: dropped and acknowledged as usual; v5: reason 0x87.
+		reason = codec.NotAuthorized
+		w.ms.Dropped(p.QoS, metrics.DropNotAuthorized)
+		b.log.Debug("publish denied", "client", c.id, "user", c.username, "topic", topicStr)
+	} else {
+		m := router.Message{
+			Topic:   topicStr,
+			Payload: p.Payload,
+			QoS:     p.QoS,
+			Retain:  p.Retain,
+			Created: w.now,
+			Origin:  c.id,
+		}
+		if c.version == codec.V5 {
+			m.Props = p.Props
+			m.Props.Present &^= 1<<codec.PropTopicAlias | 1<<codec.PropMessageExpiry
+			m.Props.TopicAlias = 0
+			if p.Props.Has(codec.PropMessageExpiry) {
+				m.Expiry = w.now + int64(p.Props.MessageExpiry)*int64(time.Second)
+			}
+		}
+		r := pubRef{msg: &m}
+		if p.Retain {
+			b.storeRetained(r.keep()) // [MQTT-3.3.1-5]
+		}
+		if b.route(w, &r, c.sess) == 0 && c.version == codec.V5 {
+			reason = codec.NoMatchingSubscribers
+		}
+	}
+	switch p.QoS {
+	case 1:
+		c.sendAck(w, codec.PUBACK, p.PacketID, reason) // [MQTT-4.3.2-4]
+	case 2:
+		c.sendAck(w, codec.PUBREC, p.PacketID, reason) // [MQTT-4.3.3-9]
+	}
+	return nil
+}
+
+// storeRetained sets or, for an empty payload, deletes the retained message
+// of m.Topic [MQTT-3.3.1-6] [MQTT-3.3.1-7]. m must be a kept copy.
+func (b *Broker) storeRetained(m *router.Message) {
+	if len(m.Payload) == 0 {
+		b.retained.Delete(m.Topic)
+		return
+	}
+	b.retained.Set(m)
+}
+
+// route delivers r to every matching subscription and returns how many
+// subscribers it went to.
+func (b *Broker) route(w *worker, r *pubRef, from *Session) int {
+	m := r.msg
+	var pub router.Subscriber
+	if from != nil {
+		pub = from
+	}
+	topic := unsafe.Slice(unsafe.StringData(m.Topic), len(m.Topic))
+	b.router.Match(topic, pub, &w.matches)
+	ds := w.matches.Deliveries
+	acl := b.auth != nil && b.auth.HasACL()
+	n := 0
+	for i := range ds {
+		d := &ds[i]
+		s := d.Sub.(*Session)
+		if acl && !b.auth.Allowed(s.username, s.id, m.Topic, aclRead) {
+			continue // denied deliveries are never sent
+		}
+		qos := m.QoS
+		if d.QoS < qos {
+			qos = d.QoS // [MQTT-3.8.4-8]
+		}
+		// Retain flag on normal delivery: as published only with Retain As
+		// Published [MQTT-3.3.1-12] [MQTT-3.3.1-13]; 3.1.1 clears it [MQTT-3.3.1-9].
+		retain := m.Retain && d.RetainAsPublished
+		s.deliver(w, r, qos, retain, d.SubIDs)
+		n++
+	}
+	return n
+}
+
+// handlePubrel completes an inbound QoS 2 flow [MQTT-4.3.3-11].
+func (c *client) handlePubrel(w *worker, p *codec.Packet) error {
+	s := c.sess
+	reason := byte(codec.PacketIDNotFound)
+	s.mu.Lock()
+	for i, id := range s.inQoS2 {
+		if id == p.PacketID {
+			s.inQoS2 = append(s.inQoS2[:i], s.inQoS2[i+1:]...)
+			reason = codec.Success
+			break
+		}
+	}
+	s.mu.Unlock()
+	c.sendAck(w, codec.PUBCOMP, p.PacketID, reason) // [MQTT-4.3.3-12]
+	return nil
+}
+
+// handleOutboundAck handles PUBACK, PUBREC and PUBCOMP for messages the
+// server sent.
+func (c *client) handleOutboundAck(w *worker, p *codec.Packet) error {
+	s := c.sess
+	s.mu.Lock()
+	err := s.ackLocked(w, c, p.Type, p.PacketID, p.ReasonCode)
+	s.mu.Unlock()
+	return err
+}

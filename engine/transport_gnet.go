@@ -1,0 +1,105 @@
+package engine
+
+import (
+	"context"
+	"net"
+
+	"github.com/panjf2000/gnet/v2"
+)
+
+// gnetHandler serves the TCP and WebSocket listeners on gnet event loops.
+// Every callback runs on the loop that owns the connection and must never
+// block (gnet issue 518): no locks held long, no I/O but the connection's own.
+type gnetHandler struct {
+	gnet.BuiltinEventEngine
+	b *Broker
+}
+
+func (h *gnetHandler) OnBoot(eng gnet.Engine) gnet.Action {
+	h.b.eng = eng
+	close(h.b.booted)
+	return gnet.None
+}
+
+func (h *gnetHandler) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
+	b := h.b
+	if b.shutting.Load() {
+		return nil, gnet.Close
+	}
+	lis := b.byPort[localPort(gc.LocalAddr())]
+	if lis == nil {
+		return nil, gnet.Close
+	}
+	w := b.workerFor(gc.EventLoop())
+	w.tick()
+	tr := &gnetTransport{c: gc, w: w}
+	c := newClient(b, w, tr, lis)
+	gc.SetContext(c)
+	lis.metrics.Opened()
+	b.wheel.add(c, c.acceptedAt+b.lim.connectTimeout)
+	return nil, gnet.None
+}
+
+func (h *gnetHandler) OnTraffic(gc gnet.Conn) gnet.Action {
+	c, ok := gc.Context().(*client)
+	if !ok {
+		return gnet.Close
+	}
+	w := c.w
+	w.tick()
+	buf, _ := gc.Peek(-1)
+	n, closeNow := c.input(w, buf)
+	_, _ = gc.Discard(n)
+	w.flushTurn()
+	if closeNow {
+		return gnet.Close
+	}
+	return gnet.None
+}
+
+func (h *gnetHandler) OnClose(gc gnet.Conn, err error) gnet.Action {
+	c, ok := gc.Context().(*client)
+	if !ok {
+		return gnet.None
+	}
+	gc.SetContext(nil)
+	w := c.w
+	w.tick()
+	c.onClosed(w, err)
+	w.flushTurn()
+	return gnet.None
+}
+
+func localPort(a net.Addr) int {
+	if t, ok := a.(*net.TCPAddr); ok {
+		return t.Port
+	}
+	return 0
+}
+
+// gnetTransport is a connection on an event loop.
+type gnetTransport struct {
+	c gnet.Conn
+	w *worker
+}
+
+func (t *gnetTransport) write(b []byte) { _, _ = t.c.Write(b) }
+func (t *gnetTransport) buffered() int  { return t.c.OutboundBuffered() }
+func (t *gnetTransport) wake()          {}
+func (t *gnetTransport) close()         { _ = t.c.Close() }
+func (t *gnetTransport) remoteAddr() net.Addr {
+	if a := t.c.RemoteAddr(); a != nil {
+		return a
+	}
+	return &net.TCPAddr{}
+}
+
+func (t *gnetTransport) runOnOwner(fn func(w *worker)) {
+	w := t.w
+	_ = w.el.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
+		w.tick()
+		fn(w)
+		w.flushTurn()
+		return nil
+	}))
+}

@@ -1,0 +1,151 @@
+package engine
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+
+	"github.com/tsubame-mq/tsubame/codec"
+	"github.com/tsubame-mq/tsubame/engine/metrics"
+	"github.com/tsubame-mq/tsubame/router"
+)
+
+// A worker is whoever is running broker code right now: one per gnet event
+// loop, one per TLS connection goroutine, and one "system" worker for timers
+// and the admin API (serialised by its mutex). Everything in a worker is owned
+// by that goroutine; other goroutines never touch it.
+//
+// The worker is what makes fan-out batched. Delivering a message appends its
+// bytes to the subscriber's pending buffer (client.out) and, the first time in
+// a turn, notes the subscriber here:
+//
+//	publisher's OnTraffic (worker A)                subscriber on worker B
+//	  decode PUBLISH ─► route ─► deliver ─► c.out += PUBLISH bytes
+//	                                     └► A.remote[B] += c  (once per turn)
+//	  ... more packets of the same read ...
+//	end of turn: A.flushTurn()
+//	  own clients:   c.flush() ─► one write(2) each
+//	  other loops:   B.Execute(flushTask{c, ...})  ─► one write(2) per client
+//	  TLS clients:   c.tr.wake() ─► its writer goroutine writes once
+//
+// so a read holding hundreds of PUBLISH packets costs one system call per
+// subscriber, not one per message (DESIGN-NOTES "one flush per read").
+type worker struct {
+	b   *Broker
+	idx int            // index in Broker.loops for event-loop workers, -1 otherwise
+	el  gnet.EventLoop // nil for goroutine workers
+
+	ms *metrics.Shard // this worker's counters
+
+	now    int64 // unix nanoseconds at the start of the current turn
+	nowSec int64
+
+	pkt     codec.Packet   // decode target, reused for every inbound packet
+	matches router.Matches // router result buffer, reused per publish
+	props   codec.Properties
+	scratch []byte
+
+	dirty  []*client   // clients this worker owns with pending output
+	remote [][]*client // per event loop: its clients with pending output
+	wakes  []*client   // goroutine-transport clients to wake
+}
+
+func newWorker(b *Broker, idx int, el gnet.EventLoop) *worker {
+	w := &worker{b: b, idx: idx, el: el}
+	w.tick()
+	return w
+}
+
+// tick refreshes the worker's clock; called at the start of each turn so the
+// hot path reads a field instead of calling time.Now per packet.
+func (w *worker) tick() {
+	n := time.Now().UnixNano()
+	w.now = n
+	w.nowSec = n / int64(time.Second)
+}
+
+// schedule notes that c has pending output. Called with c.mu held, only when
+// c.flushPending went from false to true.
+func (w *worker) schedule(c *client) {
+	switch {
+	case c.w == w && w.el != nil:
+		w.dirty = append(w.dirty, c)
+	case c.w.el != nil:
+		for len(w.remote) <= c.w.idx {
+			w.remote = append(w.remote, nil)
+		}
+		w.remote[c.w.idx] = append(w.remote[c.w.idx], c)
+	default:
+		w.wakes = append(w.wakes, c)
+	}
+}
+
+// flushTurn writes everything this turn produced: own clients directly, other
+// loops' clients through one task per loop, goroutine transports by waking
+// their writer.
+func (w *worker) flushTurn() {
+	for i, c := range w.dirty {
+		c.flush()
+		w.dirty[i] = nil
+	}
+	w.dirty = w.dirty[:0]
+	for i, list := range w.remote {
+		if len(list) == 0 {
+			continue
+		}
+		dst := w.b.loopWorker(i)
+		t := flushTaskPool.Get().(*flushTask)
+		t.clients = append(t.clients[:0], list...)
+		if err := dst.el.Execute(context.Background(), t); err != nil {
+			// The engine is shutting down: the connections are closing anyway.
+			t.release()
+		}
+		clear(list)
+		w.remote[i] = list[:0]
+	}
+	for i, c := range w.wakes {
+		c.tr.wake()
+		w.wakes[i] = nil
+	}
+	w.wakes = w.wakes[:0]
+}
+
+// flushTask runs on the destination event loop and flushes the clients that
+// another worker delivered to during one of its turns.
+type flushTask struct {
+	clients []*client
+}
+
+var flushTaskPool = sync.Pool{New: func() any { return new(flushTask) }}
+
+func (t *flushTask) Run(context.Context) error {
+	for _, c := range t.clients {
+		c.flush()
+	}
+	t.release()
+	return nil
+}
+
+func (t *flushTask) release() {
+	clear(t.clients)
+	t.clients = t.clients[:0]
+	flushTaskPool.Put(t)
+}
+
+// systemWorker serialises broker-originated work (wills fired by timers,
+// $SYS, admin actions) that runs outside any event loop.
+type systemWorker struct {
+	mu sync.Mutex
+	w  *worker
+}
+
+// run executes fn on the system worker and flushes what it produced.
+func (s *systemWorker) run(fn func(w *worker)) {
+	s.mu.Lock()
+	s.w.tick()
+	fn(s.w)
+	s.w.flushTurn()
+	s.mu.Unlock()
+}
