@@ -54,6 +54,17 @@ func (p *Packet) propMask() uint64 {
 	return encMask(&p.Props, ctxOf(p.Type))
 }
 
+// subscribeProps returns the properties to write for a SUBSCRIBE: at most
+// one Subscription Identifier is valid there [MQTT-5.0 §3.8.2.1.2].
+func (p *Packet) subscribeProps() *Properties {
+	if p.Type == SUBSCRIBE && len(p.Props.SubscriptionIDs) > 1 {
+		c := p.Props
+		c.SubscriptionIDs = c.SubscriptionIDs[:1]
+		return &c
+	}
+	return &p.Props
+}
+
 // bodySize is the Remaining Length of p (types other than PUBLISH and acks).
 func bodySize(p *Packet) int {
 	v5 := p.Version >= V5
@@ -85,7 +96,7 @@ func bodySize(p *Packet) int {
 	case SUBSCRIBE, UNSUBSCRIBE:
 		n = 2
 		if v5 {
-			n += propsBlockSize(&p.Props, p.propMask())
+			n += propsBlockSize(p.subscribeProps(), p.propMask())
 		}
 		for i := range p.Subscriptions {
 			n += 2 + len(p.Subscriptions[i].Filter)
@@ -175,7 +186,7 @@ func appendBody(dst []byte, p *Packet) []byte {
 	case SUBSCRIBE, UNSUBSCRIBE:
 		dst = append(dst, byte(p.PacketID>>8), byte(p.PacketID))
 		if v5 {
-			dst = appendProps(dst, &p.Props, p.propMask())
+			dst = appendProps(dst, p.subscribeProps(), p.propMask())
 		}
 		for i := range p.Subscriptions {
 			s := &p.Subscriptions[i]

@@ -210,9 +210,9 @@ var goldens = []golden{
 	}, want: &Packet{Type: CONNACK, SessionPresent: true, ReasonCode: 5}},
 	{name: "connack v5 properties", rule: "MQTT-5.0 §3.2.2.3", version: V5, server: true, in: []byte{
 		0x20, 13,
-		0x00, // acknowledge flags
-		0x00, // success
-		10,   // property length
+		0x00,                       // acknowledge flags
+		0x00,                       // success
+		10,                         // property length
 		0x12, 0x00, 0x02, 'i', 'd', // assigned client identifier
 		0x21, 0x00, 0x14, // receive maximum 20
 		0x24, 0x01, // maximum QoS 1
@@ -319,7 +319,7 @@ var goldens = []golden{
 	}, want: &Packet{Type: PUBACK, PacketID: 5, ReasonCode: NoMatchingSubscribers}},
 	{name: "pubrec v5 reason string", rule: "MQTT-5.0 §3.5.2.2", version: V5, in: []byte{
 		0x50, 8, 0x00, 0x05,
-		0x80,                       // unspecified error
+		0x80,                     // unspecified error
 		4, 0x1F, 0x00, 0x01, 'x', // reason string "x"
 	}, want: &Packet{Type: PUBREC, PacketID: 5, ReasonCode: UnspecifiedError, Props: Properties{Present: 1 << PropReasonString, ReasonString: []byte("x")}}},
 	{name: "pubrel v5 packet id not found", rule: "MQTT-5.0 §3.6.2.1", version: V5, in: []byte{
@@ -355,7 +355,7 @@ var goldens = []golden{
 		0x00, 0x0B, // packet id 11
 		2, 0x0B, 0x05, // subscription identifier 5
 		0x00, 0x03, 'a', '/', 'b', // filter
-		0x2E, // retain handling 2, retain as published, no local, QoS 2
+		0x2E,                                                         // retain handling 2, retain as published, no local, QoS 2
 		0x00, 0x0A, '$', 's', 'h', 'a', 'r', 'e', '/', 'g', '/', 'x', // shared filter
 		0x01, // QoS 1
 	}, want: &Packet{Type: SUBSCRIBE, PacketID: 11, Props: Properties{Present: 1 << PropSubscriptionID, SubscriptionIDs: []uint32{5}},
@@ -461,7 +461,7 @@ var goldens = []golden{
 	{name: "auth v5 short", rule: "MQTT-5.0 §3.15.2.1", version: V5, in: []byte{0xF0, 0}, want: &Packet{Type: AUTH}},
 	{name: "auth v5 continue", rule: "MQTT-5.0 §3.15.2.2", version: V5, in: []byte{
 		0xF0, 12, 0x18, // continue authentication
-		10,                               // property length
+		10,                              // property length
 		0x15, 0x00, 0x03, 'S', 'C', 'R', // authentication method
 		0x16, 0x00, 0x01, 'x', // authentication data
 	}, want: &Packet{Type: AUTH, ReasonCode: ContinueAuthentication, Props: Properties{Present: 1<<PropAuthMethod | 1<<PropAuthData,

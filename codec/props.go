@@ -139,7 +139,7 @@ func decodeProperties(b []byte, cx uint16, p *Properties) (int, error) {
 			return 0, ErrUnknownProperty // [MQTT-5.0 §2.2.2.2] not valid for this packet
 		}
 		bit := uint64(1) << id
-		if p.Present&bit != 0 && id != PropUser && !(id == PropSubscriptionID && cx == ctxOf(PUBLISH)) {
+		if p.Present&bit != 0 && id != PropUser && !(id == PropSubscriptionID && cx&ctxOf(PUBLISH) != 0) {
 			return 0, ErrDuplicateProperty // [MQTT-5.0 §2.2.2.2]
 		}
 		p.Present |= bit
