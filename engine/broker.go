@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
-	"github.com/panjf2000/gnet/v2/pkg/logging"
 
 	"github.com/tsubame-mq/tsubame/codec"
 	"github.com/tsubame-mq/tsubame/engine/auth"
@@ -290,7 +289,7 @@ func (b *Broker) startGnet(addrs []string) error {
 			gnet.WithMulticore(true),
 			gnet.WithTCPNoDelay(gnet.TCPNoDelay),
 			gnet.WithReadBufferCap(64<<10),
-			gnet.WithLogLevel(logging.ErrorLevel),
+			gnet.WithLogger(gnetLogger{b.log}),
 			gnet.WithReuseAddr(true),
 		)
 		b.engErr <- err
@@ -386,3 +385,13 @@ func (b *Broker) workerFor(el gnet.EventLoop) *worker {
 }
 
 func (b *Broker) loopWorker(i int) *worker { return (*b.loopsP.Load())[i] }
+
+// gnetLogger sends gnet's own log lines to the broker's logger, keeping its
+// informational chatter at debug level.
+type gnetLogger struct{ l *slog.Logger }
+
+func (g gnetLogger) Debugf(f string, a ...any) { g.l.Debug("gnet: " + fmt.Sprintf(f, a...)) }
+func (g gnetLogger) Infof(f string, a ...any)  { g.l.Debug("gnet: " + fmt.Sprintf(f, a...)) }
+func (g gnetLogger) Warnf(f string, a ...any)  { g.l.Warn("gnet: " + fmt.Sprintf(f, a...)) }
+func (g gnetLogger) Errorf(f string, a ...any) { g.l.Error("gnet: " + fmt.Sprintf(f, a...)) }
+func (g gnetLogger) Fatalf(f string, a ...any) { g.l.Error("gnet: " + fmt.Sprintf(f, a...)) }

@@ -57,26 +57,27 @@ type client struct {
 	wsConn  *ws.Conn
 	wsIn    *bytebufferpool.ByteBuffer // unframed MQTT bytes from WebSocket frames, waiting to be parsed
 
-	id        string
-	username  string
-	certUser  string // certificate CN on listeners with use_identity_as_username
-	keepalive uint16 // effective keepalive, seconds
-	will      *router.Message
-	willDelay uint32
+	id               string
+	username         string
+	certUser         string // certificate CN on listeners with use_identity_as_username
+	keepalive        uint16 // effective keepalive, seconds
+	will             *router.Message
+	willDelay        uint32
 	normalDisconnect bool
-	sess      *Session
-	aliases   []string // inbound topic aliases (v5), index = alias
-	clientMaxPacket uint32 // client's Maximum Packet Size (v5), 0 = none
-	connectedAt int64
+	sess             *Session
+	aliases          []string // inbound topic aliases (v5), index = alias
+	clientMaxPacket  uint32   // client's Maximum Packet Size (v5), 0 = none
+	connectedAt      int64
 
-	acceptedAt  int64        // unix seconds, set before the client is shared
-	willExpiry  uint32       // will Message Expiry Interval (v5)
-	takenOver   bool
+	acceptedAt int64  // unix seconds, set before the client is shared
+	willExpiry uint32 // will Message Expiry Interval (v5)
+	takenOver  bool
 
 	// Read by the keepalive wheel and the admin API from other goroutines.
 	live        atomic.Bool  // CONNECT accepted; keepalive is set before it is stored
 	gone        atomic.Bool  // the connection is closed
 	lastSeen    atomic.Int64 // unix seconds of the last complete packet
+	wheelAt     atomic.Int64 // second the keepalive wheel checks this client next
 	sockPending atomic.Int64 // bytes the transport still buffers, as of the last flush
 
 	// Counters read by the admin API.
@@ -418,4 +419,3 @@ func (c *client) onClosed(w *worker, err error) {
 	c.b.log.Debug("client disconnected", "client", c.id, "remote", c.tr.remoteAddr(), "reason", c.closeReason.String(), "err", err)
 	c.b.detach(w, c)
 }
-

@@ -176,6 +176,9 @@ func (c *client) handleConnect(w *worker, p *codec.Packet) error {
 	c.connectedAt = w.now
 	c.state = stateConnected
 	c.live.Store(true)
+	if ka > 0 {
+		b.wheel.add(c, w.nowSec+(int64(ka)*3+1)/2) // [MQTT-3.1.2-24]
+	}
 	b.attach(w, c, p.CleanStart, expiry, receiveMax, &ack)
 	w.ms.ConnAck(codec.Success)
 	b.log.Debug("client connected", "client", id, "remote", c.tr.remoteAddr(), "listener", c.lis.name,

@@ -22,10 +22,11 @@ import (
 //	slots: [ 0 ][ 1 ][ 2 ] ... [ N-1 ]      cursor moves one slot per second
 //	         c7   c1   c9        c4 c5      (deadline mod N)
 type keepaliveWheel struct {
-	mu    sync.Mutex
-	slots [][]*client
-	size  int64
-	b     *Broker
+	mu     sync.Mutex
+	slots  [][]*client
+	size   int64
+	cursor int64 // last second processed, guarded by mu
+	b      *Broker
 }
 
 const wheelSize = 512 // seconds; longer deadlines wrap and are re-checked
@@ -34,8 +35,15 @@ func newKeepaliveWheel(b *Broker) *keepaliveWheel {
 	return &keepaliveWheel{slots: make([][]*client, wheelSize), size: wheelSize, b: b}
 }
 
+// add schedules a check of c at second deadline. A client is in the wheel
+// once: c.wheelAt holds its one valid deadline, and entries left in other
+// slots by an earlier add are dropped when their slot comes up.
 func (k *keepaliveWheel) add(c *client, deadline int64) {
 	k.mu.Lock()
+	if deadline <= k.cursor {
+		deadline = k.cursor + 1
+	}
+	c.wheelAt.Store(deadline)
 	i := deadline % k.size
 	k.slots[i] = append(k.slots[i], c)
 	k.mu.Unlock()
@@ -59,11 +67,12 @@ func (k *keepaliveWheel) expire(now int64) {
 	i := now % k.size
 	list := k.slots[i]
 	k.slots[i] = nil
+	k.cursor = now
 	k.mu.Unlock()
 	ct := k.b.lim.connectTimeout
 	for _, c := range list {
-		if c.gone.Load() {
-			continue
+		if c.gone.Load() || c.wheelAt.Load()%k.size != i {
+			continue // closed, or rescheduled into another slot
 		}
 		d := c.deadline(ct)
 		switch {
