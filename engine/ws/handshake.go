@@ -207,11 +207,11 @@ func (r *request) parse(b []byte, cfg *Config) *HandshakeError {
 	}
 	switch {
 	case mqtt:
-		r.subproto = "mqtt" // [MQTT-6.0.0-3]
+		r.subproto = "mqtt" // [MQTT-6.0.0-4] the server selects "mqtt"; clients offer it [MQTT-6.0.0-3]
 	case mqtt31:
-		r.subproto = "mqttv3.1" // [MQTT-6.0.0-3] MQTT 3.1 clients
+		r.subproto = "mqttv3.1" // legacy name used by MQTT 3.1 (level 3) clients such as old Paho JS
 	case offered:
-		return ErrBadSubprotocol // [MQTT-6.0.0-4] only mqtt sub-protocols are served
+		return ErrBadSubprotocol // [MQTT-6.0.0-3] a client that offers sub-protocols must offer mqtt
 	}
 	return nil
 }

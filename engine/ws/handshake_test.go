@@ -77,7 +77,7 @@ func TestHandshakeValid(t *testing.T) {
 	}{
 		{"paho-js [MQTT-6.0.0-3]", pahoJS, Config{}, "mqtt"},
 		{"mqtt.js [MQTT-6.0.0-4]", mqttJS, Config{}, "mqtt"},
-		{"mqttv3.1 [MQTT-6.0.0-3]", reqWith(map[string]string{"Sec-WebSocket-Protocol": "mqttv3.1"}, ""), Config{}, "mqttv3.1"},
+		{"mqttv3.1 legacy", reqWith(map[string]string{"Sec-WebSocket-Protocol": "mqttv3.1"}, ""), Config{}, "mqttv3.1"},
 		{"mqtt preferred over mqttv3.1", reqWith(map[string]string{"Sec-WebSocket-Protocol": "mqttv3.1, mqtt"}, ""), Config{}, "mqtt"},
 		{"no protocol header", reqWith(map[string]string{"Sec-WebSocket-Protocol": "-"}, ""), Config{}, ""},
 		{"wildcard path", reqWith(nil, "GET /anything/else?x=1 HTTP/1.1"), Config{Path: "*"}, "mqtt"},
@@ -178,7 +178,7 @@ func TestHandshakeErrors(t *testing.T) {
 		{"no Host [RFC6455-4.1]", reqWith(map[string]string{"Host": "-"}, ""), Config{}, ErrNoHost, "400"},
 		{"origin denied [RFC6455-10.2]", reqWith(map[string]string{"Origin": "https://evil.example"}, ""), Config{AllowedOrigins: []string{"https://app.example"}}, ErrOriginDenied, "403 Forbidden"},
 		{"origin port differs", reqWith(map[string]string{"Origin": "https://app.example:444"}, ""), Config{AllowedOrigins: []string{"https://app.example"}}, ErrOriginDenied, "403"},
-		{"only foreign sub-protocols [MQTT-6.0.0-4]", reqWith(map[string]string{"Sec-WebSocket-Protocol": "chat, superchat"}, ""), Config{}, ErrBadSubprotocol, "400"},
+		{"only foreign sub-protocols [MQTT-6.0.0-3]", reqWith(map[string]string{"Sec-WebSocket-Protocol": "chat, superchat"}, ""), Config{}, ErrBadSubprotocol, "400"},
 		{"oversize with end", reqWith(map[string]string{"Origin": long}, ""), Config{}, ErrHandshakeTooLarge, "431"},
 		{"oversize without end", []byte("GET /mqtt HTTP/1.1\r\nX: " + long), Config{}, ErrHandshakeTooLarge, "431"},
 		{"small MaxHandshake", mqttJS, Config{MaxHandshake: 64}, ErrHandshakeTooLarge, "431"},
