@@ -4,13 +4,6 @@ package codec
 
 import "testing"
 
-func publishV5WithProps() []byte {
-	props := Properties{Present: 1<<PropPayloadFormat | 1<<PropMessageExpiry | 1<<PropTopicAlias | 1<<PropContentType,
-		PayloadFormat: 1, MessageExpiry: 60, TopicAlias: 2, ContentType: []byte("text/plain"),
-		User: []UserProperty{{[]byte("k"), []byte("v")}, {[]byte("k2"), []byte("v2")}}}
-	return AppendPublish(nil, V5, false, 1, false, "sensors/1/temp", 7, &props, make([]byte, 64))
-}
-
 func TestDecodeAllocs(t *testing.T) {
 	cases := []struct {
 		name    string

@@ -102,9 +102,9 @@ var goldens = []golden{
 		0x0A, // flags: will QoS 1, clean, no will flag
 		0x00, 0x3C, 0x00, 0x00}},
 	{name: "connect will retain without will flag", rule: "MQTT-3.1.2-13", version: 0, err: ErrWillRetainNoWill, in: []byte{
-		0x10, 12, 0x00, 0x04, 'M', 'Q', 'T', 'T', 0x05,
+		0x10, 12, 0x00, 0x04, 'M', 'Q', 'T', 'T', 0x04,
 		0x22, // flags: will retain, clean, no will flag
-		0x00, 0x3C, 0x00, 0x00, 0x00}[:14]},
+		0x00, 0x3C, 0x00, 0x00}},
 	{name: "connect will QoS 3", rule: "MQTT-3.1.2-12", version: 0, err: ErrWillQoS3, in: []byte{
 		0x10, 12, 0x00, 0x04, 'M', 'Q', 'T', 'T', 0x04,
 		0x1E, // flags: will QoS 3, will, clean
@@ -469,6 +469,30 @@ var goldens = []golden{
 	{name: "auth in v3.1.1 is reserved", rule: "MQTT-5.0 §2.1.2", version: V311, err: ErrReservedType, in: []byte{0xF0, 0}},
 	{name: "auth v5 reason 0x80", rule: "MQTT-5.0 §3.15.2.1", version: V5, err: ErrInvalidReason, in: []byte{0xF0, 1, 0x80}},
 	{name: "auth flags 1", rule: "MQTT-2.1.3-1", version: V5, err: ErrReservedFlags, in: []byte{0xF1, 0}},
+
+	// ---------------- the rest of MQTT 3.1 (level 3) ----------------
+	{name: "pubrec v3.1", rule: "MQTT-2.2.1-3", version: V31, in: []byte{0x50, 2, 0x00, 0x02}, want: &Packet{Type: PUBREC, PacketID: 2}},
+	{name: "pubrel v3.1", rule: "MQTT-2.1.3-1", version: V31, in: []byte{0x62, 2, 0x00, 0x02}, want: &Packet{Type: PUBREL, PacketID: 2}},
+	{name: "pubcomp v3.1", rule: "MQTT-2.2.1-3", version: V31, in: []byte{0x70, 2, 0x00, 0x02}, want: &Packet{Type: PUBCOMP, PacketID: 2}},
+	{name: "suback v3.1", rule: "MQTT-3.9.3-2", version: V31, server: true, in: []byte{
+		0x90, 3, 0x00, 0x02, // packet id
+		0x01, // granted QoS 1
+	}, want: &Packet{Type: SUBACK, PacketID: 2, ReasonCodes: []byte{0x01}}},
+	{name: "unsubscribe v3.1", rule: "MQTT-3.10.3-1", version: V31, in: []byte{
+		0xA2, 5, 0x00, 0x03, // packet id
+		0x00, 0x01, 'a', // filter
+	}, want: &Packet{Type: UNSUBSCRIBE, PacketID: 3, Subscriptions: []Subscription{{Filter: []byte("a")}}}},
+	{name: "unsuback v3.1", rule: "MQTT-3.11.2", version: V31, server: true, in: []byte{0xB0, 2, 0x00, 0x03}, want: &Packet{Type: UNSUBACK, PacketID: 3}},
+	{name: "pingresp v3.1", rule: "MQTT-5.0 §3.13", version: V31, server: true, in: []byte{0xD0, 0}, want: &Packet{Type: PINGRESP}},
+	{name: "auth in v3.1 is reserved", rule: "MQTT-5.0 §2.1.2", version: V31, err: ErrReservedType, in: []byte{0xF0, 0}},
+	{name: "publish v3.1 QoS 1 packet id 0", rule: "MQTT-2.2.1-3", version: V31, err: ErrPacketIDZero, in: []byte{0x32, 5, 0x00, 0x01, 't', 0x00, 0x00}},
+	{name: "connect v3.1 password without user name", rule: "MQTT-3.1.2-22", version: 0, err: ErrPasswordNoUsername, in: []byte{
+		0x10, 17, 0x00, 0x06, 'M', 'Q', 'I', 's', 'd', 'p', 0x03,
+		0x42, // flags: password, clean
+		0x00, 0x3C,
+		0x00, 0x00, // client id
+		0x00, 0x01, 'p', // password
+	}},
 
 	// ---------------- fixed header ----------------
 	{name: "reserved type 0", rule: "MQTT-5.0 §2.1.2", version: V311, err: ErrReservedType, in: []byte{0x00, 0}},
