@@ -41,7 +41,7 @@ func BenchmarkAppendFrame(b *testing.B) {
 		for _, size := range []int{64, 16 << 10} {
 			b.Run(fmt.Sprintf("deflate=%v/payload=%s", onOff(deflate), sizeName(size)), func(b *testing.B) {
 				c := testConn(Config{})
-				c.pmd.ok = deflate
+				c.pmd = deflateParams{ok: deflate, serverNoCtx: true}
 				defer c.Release()
 				payload := make([]byte, size)
 				for i := range payload {

@@ -18,13 +18,15 @@ type deflateParams struct {
 	clientBits  uint8 // client_max_window_bits we answered (0: not offered, client uses 15)
 }
 
-// Window sizes we answer with. A context-takeover window is per-connection
-// memory, so we keep it small: 8 KiB of history each way when the client
-// lets us choose (client_max_window_bits offered), 32 KiB otherwise.
-const (
-	ourClientBits = 13
-	sendDictSize  = 8 << 10 // the stateless encoder uses at most 8 KiB of dictionary
-)
+// ourClientBits is the client_max_window_bits we answer when the client
+// lets us choose: inbound context takeover costs 2^bits of history per
+// connection, so we ask for 8 KiB instead of 32 KiB.
+const ourClientBits = 13
+
+// minDeflateSize: shorter payloads (PUBACK, PINGRESP, small PUBLISH) are
+// sent as uncompressed messages, which RFC 7692 allows per message
+// [RFC7692-6.1]; deflate would only add block overhead and CPU to them.
+const minDeflateSize = 64
 
 // parseDeflateOffer parses one extension offer ("permessage-deflate; a; b=1").
 // An offer with unknown, duplicated or out-of-range parameters is declined
@@ -82,12 +84,12 @@ func parseDeflateOffer(ext []byte) deflateParams {
 			return deflateParams{}
 		}
 	}
-	if p.serverBits != 0 && p.serverBits < 15 {
-		// Small windows need a windowed compressor (~1 MB), which we only
-		// borrow per message from a pool, so we cannot keep its context.
-		// The server may add this parameter on its own [RFC7692-7.1.1.1].
-		p.serverNoCtx = true
-	}
+	// We never keep outbound compression context, and say so: the server may
+	// add server_no_context_takeover on its own [RFC7692-7.1.1.1]. A
+	// klauspost level-1 compressor is ~800 KB, so pinning one per connection
+	// would cost ~800 MB per 1000 clients; feeding the stateless encoder an
+	// 8 KiB dictionary instead measured ~10x slower per small message.
+	p.serverNoCtx = true
 	p.ok = true
 	return p
 }
@@ -137,15 +139,13 @@ func (p deflateParams) appendResponse(dst []byte) []byte {
 // This costs a copy but lets decompressors (~40 KB each) be shared through a
 // pool instead of pinned to every connection.
 //
-// Deflate: a klauspost level-1 compressor is ~800 KB, far too much to pin to
-// each connection for context takeover. We compress with the stateless
-// encoder instead and keep context takeover as the last 8 KiB of sent
-// plaintext (sent), passed as its dictionary. With server_max_window_bits
-// below 15 a windowed compressor is borrowed from a pool per message.
+// Deflate: no context is kept (server_no_context_takeover is always
+// answered). Messages are compressed by the stateless encoder, which holds
+// no state between calls; with server_max_window_bits below 15 a windowed
+// compressor is borrowed from a pool for the one message.
 type deflateState struct {
 	in   []byte
 	recv []byte
-	sent []byte
 	src  bytes.Reader
 	out  sliceWriter
 }
@@ -229,10 +229,13 @@ func (c *Conn) appendCompressed(dst, payload []byte) []byte {
 		c.z = new(deflateState)
 	}
 	z := c.z
+	if len(payload) < minDeflateSize {
+		dst = appendHeader(dst, finBit|opBinary, len(payload)) // RSV1 clear: uncompressed [RFC7692-6.1]
+		return append(dst, payload...)
+	}
 	z.out.b = z.out.b[:0]
 	if bits := c.pmd.serverBits; bits != 0 && bits < 15 {
-		// Windowed compressor honours server_max_window_bits [RFC7692-7.1.2.1];
-		// context is not kept (we answered server_no_context_takeover).
+		// Windowed compressor honours server_max_window_bits [RFC7692-7.1.2.1].
 		fw, _ := windowWriters[bits].Get().(*flate.Writer)
 		if fw == nil {
 			fw, _ = flate.NewWriterWindow(&z.out, 1<<bits)
@@ -244,22 +247,13 @@ func (c *Conn) appendCompressed(dst, payload []byte) []byte {
 		fw.Reset(nil)
 		windowWriters[bits].Put(fw)
 	} else {
-		var dict []byte
-		if !c.pmd.serverNoCtx {
-			dict = z.sent // [RFC7692-7.1.1.1] context takeover unless declined
-		}
-		_ = flate.StatelessDeflate(&z.out, payload, false, dict) // ends in a sync marker
-		if !c.pmd.serverNoCtx {
-			z.sent = appendWindow(z.sent, payload, sendDictSize)
-		}
+		// No dictionary: server_no_context_takeover [RFC7692-7.1.1.1].
+		_ = flate.StatelessDeflate(&z.out, payload, false, nil) // ends in a sync marker
 	}
 	out := z.out.b
 	// Strip the 00 00 ff ff sync-flush tail [RFC7692-7.2.1].
 	if n := len(out); n >= 4 && out[n-4] == 0 && out[n-3] == 0 && out[n-2] == 0xff && out[n-1] == 0xff {
 		out = out[:n-4]
-	}
-	if len(out) == 0 {
-		out = append(out, 0x00) // empty message [RFC7692-7.2.3.6]
 	}
 	dst = appendHeader(dst, finBit|rsv1Bit|opBinary, len(out))
 	dst = append(dst, out...)
