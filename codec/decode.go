@@ -32,7 +32,9 @@ func DecodeFixedHeader(b []byte, maxSize int) (typeAndFlags byte, remaining, hdr
 // It returns the number of bytes consumed. n==0 && err==nil means b holds
 // only part of a packet: read more and call again with the longer buffer.
 // All byte slices in p alias b. Errors are the *Error sentinels of this
-// package; p is then undefined.
+// package; p is then undefined. Every packet type decodes (so tests and
+// tools can use it); which types a server accepts from a client, and a
+// second CONNECT [MQTT-3.1.0-2], are the engine's decision.
 func Decode(b []byte, version byte, maxSize int, p *Packet) (n int, err error) {
 	return decode(b, version, maxSize, p, false)
 }
@@ -438,7 +440,7 @@ func (p *Packet) decodeSuback(b []byte) error {
 		i += n
 	}
 	if i == len(b) {
-		return ErrTruncated // one reason code per filter, at least one [MQTT-3.9.3-1]
+		return ErrTruncated // one reason code per filter, at least one [MQTT-5.0 §3.9.3]
 	}
 	for _, c := range b[i:] {
 		if !validReasonV(SUBACK, p.Version, c) {
@@ -485,7 +487,7 @@ func (p *Packet) decodeUnsuback(b []byte) error {
 func (p *Packet) decodeReasonOnly(b []byte) error {
 	if p.Version < V5 {
 		if len(b) != 0 {
-			return ErrTrailingBytes // [MQTT-3.14.1-1] 3.1.1 DISCONNECT has no body
+			return ErrTrailingBytes // 3.1.1 §3.14: DISCONNECT has no variable header or payload
 		}
 		return nil
 	}

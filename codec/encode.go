@@ -229,7 +229,9 @@ func appendBody(dst []byte, p *Packet) []byte {
 
 // AppendPublish appends a PUBLISH packet. props is used only for v5 (nil: no
 // properties); properties not allowed in PUBLISH are skipped. packetID is
-// written only for qos > 0. It allocates nothing when dst has room.
+// written only for qos > 0, and dup only for qos > 0 [MQTT-3.3.1-2]. The
+// caller provides a valid topic (or "" with a Topic Alias in v5). It
+// allocates nothing when dst has room.
 func AppendPublish(dst []byte, version byte, dup bool, qos byte, retain bool, topic string, packetID uint16, props *Properties, payload []byte) []byte {
 	return appendPublish(dst, version, dup, qos, retain, topic, packetID, props, payload)
 }

@@ -97,15 +97,15 @@ var goldens = []golden{
 		0x10, 12, 0x00, 0x04, 'M', 'Q', 'T', 'T', 0x04,
 		0x03, // flags: clean + reserved bit 0
 		0x00, 0x3C, 0x00, 0x00}},
-	{name: "connect will QoS without will flag", rule: "MQTT-3.1.2-11", version: 0, err: ErrWillQoSWithoutWill, in: []byte{
+	{name: "connect will QoS without will flag", rule: "MQTT-3.1.2-11, 3.1.1: MQTT-3.1.2-13", version: 0, err: ErrWillQoSWithoutWill, in: []byte{
 		0x10, 12, 0x00, 0x04, 'M', 'Q', 'T', 'T', 0x04,
 		0x0A, // flags: will QoS 1, clean, no will flag
 		0x00, 0x3C, 0x00, 0x00}},
-	{name: "connect will retain without will flag", rule: "MQTT-3.1.2-13", version: 0, err: ErrWillRetainNoWill, in: []byte{
+	{name: "connect will retain without will flag", rule: "MQTT-3.1.2-13, 3.1.1: MQTT-3.1.2-15", version: 0, err: ErrWillRetainNoWill, in: []byte{
 		0x10, 12, 0x00, 0x04, 'M', 'Q', 'T', 'T', 0x04,
 		0x22, // flags: will retain, clean, no will flag
 		0x00, 0x3C, 0x00, 0x00}},
-	{name: "connect will QoS 3", rule: "MQTT-3.1.2-12", version: 0, err: ErrWillQoS3, in: []byte{
+	{name: "connect will QoS 3", rule: "MQTT-3.1.2-12, 3.1.1: MQTT-3.1.2-14", version: 0, err: ErrWillQoS3, in: []byte{
 		0x10, 12, 0x00, 0x04, 'M', 'Q', 'T', 'T', 0x04,
 		0x1E, // flags: will QoS 3, will, clean
 		0x00, 0x3C, 0x00, 0x00}},
@@ -120,14 +120,14 @@ var goldens = []golden{
 		0x10, 14, 0x00, 0x04, 'M', 'Q', 'T', 'T', 0x04, 0x02, 0x00, 0x3C,
 		0x00, 0x02, 0xC0, 0x80, // client id: overlong encoding of U+0000
 	}},
-	{name: "connect user name with U+0000", rule: "MQTT-1.5.4-2", version: 0, err: ErrNullCharacter, in: []byte{
+	{name: "connect user name with U+0000", rule: "MQTT-1.5.4-2, MQTT-3.1.3-12", version: 0, err: ErrNullCharacter, in: []byte{
 		0x10, 16, 0x00, 0x04, 'M', 'Q', 'T', 'T', 0x04,
 		0x82, // flags: user name, clean
 		0x00, 0x3C,
 		0x00, 0x00, // client id
 		0x00, 0x02, 'a', 0x00, // user name "a\x00"
 	}},
-	{name: "connect will topic with wildcard", rule: "MQTT-3.3.2-2", version: 0, err: ErrTopicWildcard, in: []byte{
+	{name: "connect will topic with wildcard", rule: "MQTT-3.3.2-2, MQTT-3.1.3-11", version: 0, err: ErrTopicWildcard, in: []byte{
 		0x10, 19, 0x00, 0x04, 'M', 'Q', 'T', 'T', 0x04,
 		0x06, // flags: will, clean
 		0x00, 0x3C,
@@ -191,7 +191,7 @@ var goldens = []golden{
 		5,          // property length 5
 		0x00, 0x00, // only 2 bytes left
 	}},
-	{name: "connect v5 user property invalid UTF-8", rule: "MQTT-1.5.4-1", version: 0, err: ErrInvalidUTF8, in: []byte{
+	{name: "connect v5 user property invalid UTF-8", rule: "MQTT-1.5.4-1, MQTT-1.5.7-1", version: 0, err: ErrInvalidUTF8, in: []byte{
 		0x10, 19, 0x00, 0x04, 'M', 'Q', 'T', 'T', 0x05, 0x02, 0x00, 0x3C,
 		6, 0x26, 0x00, 0x01, 0xFF, 0x00, 0x00, // user property key 0xFF
 		0x00, 0x00,
@@ -277,7 +277,7 @@ var goldens = []golden{
 	{name: "publish topic with # v5", rule: "MQTT-4.7.1-1", version: V5, err: ErrTopicWildcard, in: []byte{0x30, 4, 0x00, 0x01, '#', 0x00}},
 	{name: "publish empty topic v3.1.1", rule: "MQTT-4.7.3-1", version: V311, err: ErrTopicEmpty, in: []byte{0x30, 2, 0x00, 0x00}},
 	{name: "publish v5 empty topic without alias", rule: "MQTT-3.3.2-1", version: V5, err: ErrTopicMissing, in: []byte{0x30, 3, 0x00, 0x00, 0x00}},
-	{name: "publish QoS 1 packet id 0", rule: "MQTT-2.2.1-3", version: V311, err: ErrPacketIDZero, in: []byte{0x32, 5, 0x00, 0x01, 't', 0x00, 0x00}},
+	{name: "publish QoS 1 packet id 0", rule: "MQTT-2.2.1-3, 3.1.1: MQTT-2.3.1-1", version: V311, err: ErrPacketIDZero, in: []byte{0x32, 5, 0x00, 0x01, 't', 0x00, 0x00}},
 	{name: "publish v5 topic alias 0", rule: "MQTT-3.3.2-8", version: V5, err: ErrTopicAliasZero, in: []byte{
 		0x30, 7, 0x00, 0x01, 't', 3, 0x23, 0x00, 0x00}},
 	{name: "publish v5 subscription id from client", rule: "MQTT-3.3.4-6", version: V5, err: ErrPublishSubscriptionID, in: []byte{
@@ -286,9 +286,9 @@ var goldens = []golden{
 		0x30, 6, 0x00, 0x01, 't', 2, 0x0B, 0x00}},
 	{name: "publish v5 subscription id non-minimal", rule: "MQTT-1.5.5-1", version: V5, server: true, err: ErrMalformedLength, in: []byte{
 		0x30, 7, 0x00, 0x01, 't', 3, 0x0B, 0x80, 0x00}},
-	{name: "publish topic surrogate", rule: "MQTT-1.5.4-1", version: V311, err: ErrInvalidUTF8, in: []byte{
+	{name: "publish topic surrogate", rule: "MQTT-1.5.4-1, 3.1.1: MQTT-1.5.3-1", version: V311, err: ErrInvalidUTF8, in: []byte{
 		0x30, 5, 0x00, 0x03, 0xED, 0xA0, 0x80}}, // U+D800 encoded
-	{name: "publish topic U+0000", rule: "MQTT-1.5.4-2", version: V311, err: ErrNullCharacter, in: []byte{0x30, 3, 0x00, 0x01, 0x00}},
+	{name: "publish topic U+0000", rule: "MQTT-1.5.4-2, 3.1.1: MQTT-1.5.3-2", version: V311, err: ErrNullCharacter, in: []byte{0x30, 3, 0x00, 0x01, 0x00}},
 	{name: "publish truncated topic", rule: "MQTT-5.0 §2.1.4", version: V311, err: ErrTruncated, in: []byte{0x30, 3, 0x00, 0x05, 't'}},
 	{name: "publish QoS 1 truncated packet id", rule: "MQTT-5.0 §2.1.4", version: V311, err: ErrTruncated, in: []byte{0x32, 4, 0x00, 0x01, 't', 0x00}},
 	{name: "publish v5 duplicate topic alias", rule: "MQTT-5.0 §2.2.2.2", version: V5, err: ErrDuplicateProperty, in: []byte{
@@ -335,7 +335,7 @@ var goldens = []golden{
 		0x40, 7, 0x00, 0x01, 0x00, 3, 0x23, 0x00, 0x01}},
 	{name: "pubrel v5 trailing after properties", rule: "MQTT-5.0 §2.1.4", version: V5, err: ErrTrailingBytes, in: []byte{
 		0x62, 5, 0x00, 0x01, 0x00, 0x00, 0xFF}},
-	{name: "pubrel flags 0", rule: "MQTT-2.1.3-1", version: V311, err: ErrReservedFlags, in: []byte{0x60, 2, 0x00, 0x01}},
+	{name: "pubrel flags 0", rule: "MQTT-2.1.3-1, 3.1.1: MQTT-2.2.2-1", version: V311, err: ErrReservedFlags, in: []byte{0x60, 2, 0x00, 0x01}},
 	{name: "puback flags 2", rule: "MQTT-2.1.3-1", version: V5, err: ErrReservedFlags, in: []byte{0x42, 2, 0x00, 0x01}},
 
 	// ---------------- SUBSCRIBE ----------------
@@ -361,7 +361,7 @@ var goldens = []golden{
 	}, want: &Packet{Type: SUBSCRIBE, PacketID: 11, Props: Properties{Present: 1 << PropSubscriptionID, SubscriptionIDs: []uint32{5}},
 		Subscriptions: []Subscription{{Filter: []byte("a/b"), QoS: 2, NoLocal: true, RetainAsPublished: true, RetainHandling: 2},
 			{Filter: []byte("$share/g/x"), QoS: 1}}}},
-	{name: "subscribe v3.1.1 no filter", rule: "MQTT-3.8.3-2", version: V311, err: ErrSubscribeEmpty, in: []byte{0x82, 2, 0x00, 0x01}},
+	{name: "subscribe v3.1.1 no filter", rule: "MQTT-3.8.3-2, 3.1.1: MQTT-3.8.3-3", version: V311, err: ErrSubscribeEmpty, in: []byte{0x82, 2, 0x00, 0x01}},
 	{name: "subscribe v5 no filter", rule: "MQTT-3.8.3-2", version: V5, err: ErrSubscribeEmpty, in: []byte{0x82, 3, 0x00, 0x01, 0x00}},
 	{name: "subscribe packet id 0", rule: "MQTT-2.2.1-3", version: V311, err: ErrPacketIDZero, in: []byte{0x82, 6, 0x00, 0x00, 0x00, 0x01, 'a', 0x00}},
 	{name: "subscribe QoS 3", rule: "MQTT-3-8.3-4", version: V311, err: ErrSubscribeQoS3, in: []byte{0x82, 6, 0x00, 0x01, 0x00, 0x01, 'a', 0x03}},

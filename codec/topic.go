@@ -1,11 +1,18 @@
 package codec
 
-import "unicode/utf8"
+import (
+	"bytes"
+	"unicode/utf8"
+)
 
 // ValidUTF8 reports whether s is a well-formed MQTT UTF-8 string: valid UTF-8
 // without surrogates or overlong forms [MQTT-1.5.4-1] and without U+0000
 // [MQTT-1.5.4-2] (3.1.1: MQTT-1.5.3-1, MQTT-1.5.3-2).
 func ValidUTF8(s []byte) error {
+	// Fast path: both scans are word-at-a-time in the standard library.
+	if utf8.Valid(s) && bytes.IndexByte(s, 0) < 0 {
+		return nil
+	}
 	for i := 0; i < len(s); {
 		c := s[i]
 		if c < utf8.RuneSelf {
