@@ -230,9 +230,6 @@ func (b *Broker) Start() error {
 			return err
 		}
 	}
-	for _, l := range b.listeners {
-		l.metrics = b.metrics.Listener(l.name, l.typ, l.addr, l.tls)
-	}
 	b.metrics.Start()
 	b.stopped.Add(1)
 	go func() {
@@ -274,6 +271,7 @@ func (b *Broker) startGnet(addrs []string) error {
 		}
 		l.port = port
 		b.byPort[port] = l
+		l.metrics = b.metrics.Listener(l.name, l.typ, l.addr, l.tls)
 	}
 	addrs = addrs[:0]
 	for _, l := range b.listeners {

@@ -65,6 +65,7 @@ func (b *Broker) startTLS(l *listener) error {
 	l.ln = ln
 	l.addr = ln.Addr().String()
 	l.port = ln.Addr().(*net.TCPAddr).Port
+	l.metrics = b.metrics.Listener(l.name, l.typ, l.addr, l.tls)
 	b.stopped.Add(1)
 	go func() {
 		defer b.stopped.Done()

@@ -5,6 +5,8 @@ import (
 	"iter"
 	"sync"
 	"time"
+
+	"github.com/tsubame-mq/tsubame/engine/metrics"
 )
 
 // fakeBroker is a Broker over plain slices, with a mutex the way an engine
@@ -130,3 +132,5 @@ func (b *fakeBroker) DeleteRetained(topic string) bool {
 	}
 	return false
 }
+
+func newMetrics() *metrics.Metrics { return metrics.New(metrics.Config{Shards: 1, Version: "test"}) }

@@ -86,7 +86,6 @@ func TestNewReportsFileAndLine(t *testing.T) {
 	}
 }
 
-
 func TestReloadKeepsOldStateOnError(t *testing.T) {
 	dir := t.TempDir()
 	acl, pw := filepath.Join(dir, "acl"), filepath.Join(dir, "pw")

@@ -40,7 +40,7 @@ func FuzzParseACL(f *testing.F) {
 		}
 		// A wildcard-bearing username or client id never gains access over
 		// the same request with a harmless name, through patterns.
-		if strings.ContainsAny(user, "+#/") && set.users[user] == nil && set.patterns != nil {
+		if strings.ContainsAny(user, "+#/") && set.users[user] == nil && set.users["\x01"] == nil && set.patterns != nil {
 			if a.Allowed(user, client, topic, Read) && !a.Allowed("\x01", client, topic, Read) {
 				// Only rules without %u could have matched; those match \x01 too.
 				t.Fatalf("username %q widened a pattern for %q", user, topic)

@@ -12,7 +12,7 @@ import (
 // deflateParams is the accepted permessage-deflate offer (RFC 7692 §7.1).
 type deflateParams struct {
 	ok          bool
-	serverNoCtx bool  // server_no_context_takeover: reset our compressor per message
+	serverNoCtx bool  // server_no_context_takeover: always answered, we keep no outbound context
 	clientNoCtx bool  // client_no_context_takeover: client resets per message, so we keep no window
 	serverBits  uint8 // server_max_window_bits requested by the client (0: not requested, window 15)
 	clientBits  uint8 // client_max_window_bits we answered (0: not offered, client uses 15)

@@ -70,7 +70,7 @@ func (c *Conn) Compressed() bool { return c.pmd.ok }
 // Release drops the deflate buffers (compressors are only borrowed from
 // pools during a call, so nothing else is held).
 // The Conn may still be used afterwards (state is re-created lazily, which
-// loses the compression context), but normally it is called once at close.
+// loses the inbound inflate history), but normally it is called once at close.
 func (c *Conn) Release() {
 	if c.z == nil {
 		return

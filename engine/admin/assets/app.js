@@ -332,7 +332,7 @@
       Array.prototype.forEach.call(ev.target.elements, function (e) { if (e.name && e.value) f[e.name] = e.value; });
       state[key].filter = f;
       state[key].page = 1;
-      loaders[key]();
+      loaders[key]().catch(function (e) { status(e.message, true); });
     });
   }
 
