@@ -112,7 +112,9 @@ func (m *Matches) collect(n *tnode) {
 	if len(sl.dels) > 0 {
 		m.lists = append(m.lists, sl)
 	}
-	m.groups = append(m.groups, sl.groups...)
+	if sl.grps != nil {
+		m.groups = append(m.groups, *sl.grps...)
+	}
 }
 
 // walk matches topic against the trie below root with an explicit stack: no

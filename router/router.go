@@ -1,6 +1,7 @@
 package router
 
 import (
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -70,7 +71,8 @@ type tnode struct {
 	kids   atomic.Pointer[hnode] // literal children, keyed by level
 	plus   atomic.Pointer[tnode] // "+" child
 	multi  atomic.Pointer[tnode] // "#" child
-	parent *tnode                // writers only (under the shard mutex)
+	// No parent pointer: Unsubscribe records the path while descending, which
+	// keeps a node in the 64-byte size class.
 }
 
 func (n *tnode) key() string { return n.path[n.keyOff:] }
@@ -93,10 +95,28 @@ type subMeta struct {
 type subList struct {
 	dels    []Delivery
 	meta    []subMeta
-	noLocal int32 // number of meta with noLocal
-	groups  []*group
+	grps    *[]*group // shared groups; a pointer because most lists have none (keeps the list at 128 bytes)
 	one     [1]Delivery
 	oneMeta [1]subMeta
+	noLocal int32 // number of meta with noLocal
+}
+
+// groups returns the shared groups of sl (nil-safe).
+func (sl *subList) groups() []*group {
+	if sl == nil || sl.grps == nil {
+		return nil
+	}
+	return *sl.grps
+}
+
+// setGroups sets the groups of a list being built; gs must not share a
+// backing array with a published list.
+func (sl *subList) setGroups(gs []*group) {
+	if len(gs) == 0 {
+		sl.grps = nil
+	} else {
+		sl.grps = &gs
+	}
 }
 
 // group is one shared subscription group on one filter. The object is stable
@@ -185,7 +205,7 @@ func (r *Router) Subscribe(s Subscriber, filter string, o Options) (existed bool
 		sh := r.trieFor(f)
 		sh.mu.Lock()
 		unlock = sh.mu.Unlock
-		n = sh.root.descend(f, true)
+		n = sh.root.descend(f, true, nil)
 	}
 	defer unlock()
 
@@ -193,7 +213,7 @@ func (r *Router) Subscribe(s Subscriber, filter string, o Options) (existed bool
 	if shared {
 		var g *group
 		if sl != nil {
-			for _, x := range sl.groups {
+			for _, x := range sl.groups() {
 				if x.name == grp {
 					g = x
 					break
@@ -203,7 +223,7 @@ func (r *Router) Subscribe(s Subscriber, filter string, o Options) (existed bool
 		if g == nil {
 			g = &group{name: grp, filter: filter}
 			nl := sl.clone()
-			nl.groups = append(nl.groups, g)
+			nl.setGroups(append(slices.Clip(sl.groups()), g))
 			n.subs.Store(nl.seal())
 		}
 		var nm *subList
@@ -243,10 +263,11 @@ func (r *Router) Unsubscribe(s Subscriber, filter string) bool {
 		sh := r.trieFor(f)
 		sh.mu.Lock()
 		defer sh.mu.Unlock()
-		if n = sh.root.descend(f, false); n == nil {
+		var path []*tnode
+		if n = sh.root.descend(f, false, &path); n == nil {
 			return false
 		}
-		prune = func() { n.prune() }
+		prune = func() { prunePath(path) }
 	}
 	sl := n.subs.Load()
 	if sl == nil {
@@ -254,7 +275,7 @@ func (r *Router) Unsubscribe(s Subscriber, filter string) bool {
 	}
 	if shared {
 		gi := -1
-		for i, g := range sl.groups {
+		for i, g := range sl.groups() {
 			if g.name == grp {
 				gi = i
 				break
@@ -263,7 +284,7 @@ func (r *Router) Unsubscribe(s Subscriber, filter string) bool {
 		if gi < 0 {
 			return false
 		}
-		g := sl.groups[gi]
+		g := sl.groups()[gi]
 		nm, ok := g.members.Load().without(s)
 		if !ok {
 			return false
@@ -271,7 +292,7 @@ func (r *Router) Unsubscribe(s Subscriber, filter string) bool {
 		g.members.Store(nm)
 		if nm == nil { // last member gone: drop the group
 			nl := sl.clone()
-			nl.groups = append(nl.groups[:gi:gi], sl.groups[gi+1:]...)
+			nl.setGroups(append(slices.Clip(sl.groups()[:gi]), sl.groups()[gi+1:]...))
 			n.subs.Store(nl.seal())
 		}
 	} else {
@@ -298,9 +319,14 @@ func (r *Router) trieFor(f string) *trieShard {
 
 // descend walks from root n along filter f, creating missing nodes when
 // create is set (each linked into its parent with one atomic store before it
-// is used). It returns nil if !create and a node is missing. Iterative, so a
-// filter of 65k levels costs no stack. Lock: the shard mutex must be held.
-func (n *tnode) descend(f string, create bool) *tnode {
+// is used). It returns nil if !create and a node is missing. If path is not
+// nil it receives the nodes passed, root first, ending with the result.
+// Iterative, so a filter of 65k levels costs no stack. Lock: the shard mutex
+// must be held.
+func (n *tnode) descend(f string, create bool, path *[]*tnode) *tnode {
+	if path != nil {
+		*path = append(*path, n)
+	}
 	start := 0
 	for i := 0; i <= len(f); i++ {
 		if i != len(f) && f[i] != '/' {
@@ -311,24 +337,27 @@ func (n *tnode) descend(f string, create bool) *tnode {
 		switch {
 		case lv == "+":
 			if c = n.plus.Load(); c == nil && create {
-				c = &tnode{path: f[:i], keyOff: uint32(start), parent: n}
+				c = &tnode{path: f[:i], keyOff: uint32(start)}
 				n.plus.Store(c)
 			}
 		case lv == "#" && i == len(f):
 			if c = n.multi.Load(); c == nil && create {
-				c = &tnode{path: f[:i], keyOff: uint32(start), parent: n}
+				c = &tnode{path: f[:i], keyOff: uint32(start)}
 				n.multi.Store(c)
 			}
 		default:
 			h := xxhash.Sum64String(lv)
 			kids := n.kids.Load()
 			if c = hget(kids, h, lv); c == nil && create {
-				c = &tnode{path: f[:i], keyOff: uint32(start), hash: h, parent: n}
+				c = &tnode{path: f[:i], keyOff: uint32(start), hash: h}
 				n.kids.Store(hinsert(kids, 0, c))
 			}
 		}
 		if c == nil {
 			return nil
+		}
+		if path != nil {
+			*path = append(*path, c)
 		}
 		n = c
 		start = i + 1
@@ -336,11 +365,12 @@ func (n *tnode) descend(f string, create bool) *tnode {
 	return n
 }
 
-// prune unlinks n and then each ancestor that became empty, bottom-up; the
-// root (parent nil) stays. Lock: the shard mutex must be held.
-func (n *tnode) prune() {
-	for n.parent != nil && n.empty() {
-		p := n.parent
+// prunePath unlinks the last node of path (root first) and then each
+// ancestor that became empty, bottom-up; the root stays. Lock: the shard
+// mutex must be held.
+func prunePath(path []*tnode) {
+	for i := len(path) - 1; i > 0 && path[i].empty(); i-- {
+		n, p := path[i], path[i-1]
 		switch {
 		case p.plus.Load() == n:
 			p.plus.Store(nil)
@@ -351,7 +381,6 @@ func (n *tnode) prune() {
 				p.kids.Store(nk)
 			}
 		}
-		n = p
 	}
 }
 
@@ -362,7 +391,7 @@ func (sl *subList) clone() *subList {
 	if sl != nil {
 		nl.dels = append([]Delivery(nil), sl.dels...)
 		nl.meta = append([]subMeta(nil), sl.meta...)
-		nl.groups = append([]*group(nil), sl.groups...)
+		nl.grps = sl.grps // immutable, shared
 	}
 	return nl
 }
@@ -371,7 +400,7 @@ func (sl *subList) clone() *subList {
 // points SubIDs at the list's own meta, recounts NoLocal and returns nil for
 // an empty list.
 func (sl *subList) seal() *subList {
-	if len(sl.dels) == 0 && len(sl.groups) == 0 {
+	if len(sl.dels) == 0 && len(sl.groups()) == 0 {
 		return nil
 	}
 	if len(sl.dels) == 0 {
@@ -380,8 +409,8 @@ func (sl *subList) seal() *subList {
 		sl.one[0], sl.oneMeta[0] = sl.dels[0], sl.meta[0]
 		sl.dels, sl.meta = sl.one[:], sl.oneMeta[:]
 	}
-	if len(sl.groups) == 0 {
-		sl.groups = nil
+	if len(sl.groups()) == 0 {
+		sl.grps = nil
 	}
 	sl.noLocal = 0
 	for i := range sl.meta {
@@ -419,7 +448,7 @@ func (sl *subList) without(s Subscriber) (*subList, bool) {
 	}
 	for i := range sl.dels {
 		if sl.dels[i].Sub == s {
-			nl := &subList{groups: sl.groups}
+			nl := &subList{grps: sl.grps}
 			nl.dels = append(append(make([]Delivery, 0, len(sl.dels)-1), sl.dels[:i]...), sl.dels[i+1:]...)
 			nl.meta = append(append(make([]subMeta, 0, len(sl.meta)-1), sl.meta[:i]...), sl.meta[i+1:]...)
 			return nl.seal(), true
@@ -441,7 +470,7 @@ func (r *Router) Walk(fn func(filter string, subscribers int) bool) {
 		if len(sl.dels) > 0 && !fn(n.path, len(sl.dels)) {
 			return false
 		}
-		for _, g := range sl.groups {
+		for _, g := range sl.groups() {
 			if m := g.members.Load(); m != nil && !fn(g.filter, len(m.dels)) {
 				return false
 			}

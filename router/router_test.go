@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/tsubame-mq/tsubame/codec"
 )
@@ -329,5 +330,16 @@ func TestClone(t *testing.T) {
 	_ = append(c.Payload, 'X')
 	if string(c.Props.ContentType) != "ct" {
 		t.Fatal("cloned slices share capacity")
+	}
+}
+
+// TestNodeSizes pins the size classes the per-subscription memory figure
+// depends on: a node in 64 bytes and a one-subscriber list in 128.
+func TestNodeSizes(t *testing.T) {
+	if s := unsafe.Sizeof(tnode{}); s > 64 {
+		t.Errorf("tnode is %d bytes, want <= 64", s)
+	}
+	if s := unsafe.Sizeof(subList{}); s > 128 {
+		t.Errorf("subList is %d bytes, want <= 128", s)
 	}
 }
