@@ -57,13 +57,16 @@ func runConn(ctx context.Context, cfg *Config, log io.Writer) (*Result, error) {
 				return
 			case <-t.C:
 				n := connected.Load()
-				r.logf("conn %4.0fs connected=%d (+%d/s) p99=%.0fus errors=%d", time.Since(start).Seconds(), n, n-last,
-					float64(hist.Quantile(0.99))/1e3, failed.Load()+int64(r.errs.Load()))
+				r.logf("conn %4.0fs connected=%d (+%d/s) held=%d connect-p99=%.0fus errors=%d", time.Since(start).Seconds(), n, n-last,
+					n-int64(r.errs.Load()), float64(hist.Quantile(0.99))/1e3, failed.Load()+int64(r.errs.Load()))
 				last = n
 			}
 		}
 	}()
 
+	// Pings start with the first connection: a slow ramp must not let the
+	// early connections outlive their keepalive.
+	go r.pinger(stopPing)
 	_ = parallel(ctx, cfg.Conns, func(i int) error {
 		if cfg.ConnRate > 0 {
 			at := start.Add(time.Duration(float64(i) / cfg.ConnRate * float64(time.Second)))
@@ -81,8 +84,8 @@ func runConn(ctx context.Context, cfg *Config, log io.Writer) (*Result, error) {
 		if err != nil {
 			if failed.Add(1) == 1 {
 				firstErr.Store(err)
-				r.logf("connection %d failed: %v", i, err)
 			}
+			r.errorf("connection %d failed: %v", i, err)
 			return nil // keep going: the count of failures is the result
 		}
 		hist.Record(time.Since(t).Nanoseconds())
@@ -100,7 +103,6 @@ func runConn(ctx context.Context, cfg *Config, log io.Writer) (*Result, error) {
 	res.ConnLatencyUS = ConnLatency{
 		P50: float64(hist.Quantile(0.5)/100) / 10, P99: float64(hist.Quantile(0.99)/100) / 10, Max: float64(hist.Max()/100) / 10,
 	}
-	go r.pinger(stopPing)
 	holdStart := time.Now()
 	select {
 	case <-ctx.Done():
@@ -143,13 +145,13 @@ func idleReader(c *client, r *runner) {
 		if err != nil {
 			if !r.closing.Load() {
 				r.errs.Add(1)
-				r.logf("held connection lost: %v", err)
+				r.errorf("held connection lost: %v", err)
 			}
 			return
 		}
 		if pk.Type != codec.PINGRESP {
 			r.errs.Add(1)
-			r.logf("held connection got packet type %d (reason 0x%02x)", pk.Type, pk.ReasonCode)
+			r.errorf("held connection got packet type %d (reason 0x%02x)", pk.Type, pk.ReasonCode)
 			if pk.Type == codec.DISCONNECT {
 				return
 			}

@@ -50,6 +50,7 @@ type publisher struct {
 
 	buf     []byte
 	payload []byte
+	stall   *time.Timer // bounds a wait for the window to open
 }
 
 func newPublisher(cfg *Config, c *client, streams []*stream, errs *atomic.Uint64) *publisher {
@@ -210,11 +211,16 @@ func (p *publisher) run(stop <-chan struct{}) {
 		if cfg.QoS > 0 {
 			avail := cfg.Inflight - int(p.inflight.Load())
 			if avail <= 0 {
+				if p.stall == nil {
+					p.stall = time.NewTimer(100 * time.Millisecond)
+				} else {
+					p.stall.Reset(100 * time.Millisecond)
+				}
 				select {
 				case <-stop:
 					return
 				case <-p.wake:
-				case <-time.After(100 * time.Millisecond):
+				case <-p.stall.C:
 				}
 				continue
 			}

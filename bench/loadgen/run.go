@@ -89,20 +89,34 @@ func plan(cfg *Config) (pubs [][]*stream, subs []subPlan) {
 
 // runner holds the shared state of one run.
 type runner struct {
-	cfg     *Config
-	log     io.Writer
-	logMu   sync.Mutex
-	errs    atomic.Uint64
-	closing atomic.Bool
-	win     window
-	clients []*client
-	cmu     sync.Mutex
+	cfg      *Config
+	log      io.Writer
+	logMu    sync.Mutex
+	errs     atomic.Uint64
+	errLines atomic.Int64
+	closing  atomic.Bool
+	win      window
+	clients  []*client
+	cmu      sync.Mutex
 }
 
 func (r *runner) logf(format string, args ...any) {
 	r.logMu.Lock()
 	fmt.Fprintf(r.log, format+"\n", args...)
 	r.logMu.Unlock()
+}
+
+// maxErrorLines bounds error lines on stderr: 19k dropped connections are
+// one count in the result, not 19k lines.
+const maxErrorLines = 20
+
+// errorf logs an error line unless maxErrorLines were already logged.
+func (r *runner) errorf(format string, args ...any) {
+	if n := r.errLines.Add(1); n <= maxErrorLines {
+		r.logf(format, args...)
+	} else if n == maxErrorLines+1 {
+		r.logf("(further error lines suppressed; the errors field counts them)")
+	}
 }
 
 func (r *runner) track(c *client) {
@@ -248,7 +262,7 @@ func Run(ctx context.Context, cfg *Config, log io.Writer) (*Result, error) {
 		if s.qos < effQoS {
 			effQoS = s.qos
 		}
-		go s.run(&r.closing, r.logf)
+		go s.run(&r.closing, r.errorf)
 	}
 	if effQoS < cfg.QoS {
 		r.logf("broker granted QoS %d, below the requested %d; loss rules follow the granted QoS", effQoS, cfg.QoS)
@@ -288,7 +302,7 @@ func Run(ctx context.Context, cfg *Config, log io.Writer) (*Result, error) {
 			}
 			streams[st.id-uint32(cfg.IDBase)] = st
 		}
-		go p.readAcks(&r.closing, r.logf)
+		go p.readAcks(&r.closing, r.errorf)
 	}
 	sent := func() (n uint64) {
 		for _, s := range streams {
