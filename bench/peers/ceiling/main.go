@@ -30,4 +30,5 @@ func main() {
 		fmt.Fprintln(os.Stderr, "ceiling:", err)
 		os.Exit(1)
 	}
+	fmt.Fprintf(os.Stderr, "ceiling: stopped; %d runs dropped for subscribers over %d pending bytes\n", r.Dropped(), maxOutbound)
 }

@@ -36,11 +36,11 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"os"
 	"sync"
 	"sync/atomic"
 
 	"github.com/panjf2000/gnet/v2"
-	"github.com/panjf2000/gnet/v2/pkg/logging"
 )
 
 // Errors that close a client.
@@ -55,6 +55,12 @@ var (
 const (
 	maxPacketSize = 1 << 20   // same as Tsubame's benchmark config
 	slabSize      = 256 << 10 // per-loop copy buffer; a new one is taken when full
+
+	// maxOutbound caps the bytes gnet holds for one subscriber, like
+	// Tsubame's max_outbound_bytes default: past it, QoS 0 runs are dropped
+	// (and counted) rather than queued without bound. No broker can skip this
+	// either: without it a fast publisher grows the relay by gigabytes.
+	maxOutbound = 4 << 20
 )
 
 // Relay is the ceiling relay: a gnet event handler plus its shared topic table.
@@ -70,6 +76,25 @@ type Relay struct {
 
 	topicsMu sync.Mutex                 // held by writers of topics only
 	topics   atomic.Pointer[topicTable] // read without locks on the publish path
+
+	dropped atomic.Uint64 // QoS 0 runs dropped because a subscriber was over maxOutbound
+}
+
+// Dropped returns how many runs (one or more PUBLISH packets each) were
+// dropped for slow subscribers.
+func (r *Relay) Dropped() uint64 { return r.dropped.Load() }
+
+// write sends bufs to cl unless cl is closed or too far behind.
+// It must run on cl's own loop.
+func (r *Relay) write(cl *client, bufs [][]byte) {
+	if cl.closed.Load() {
+		return
+	}
+	if cl.conn.OutboundBuffered() > maxOutbound {
+		r.dropped.Add(uint64(len(bufs)))
+		return
+	}
+	_, _ = cl.conn.Writev(bufs)
 }
 
 type topicTable map[string][]*client
@@ -125,7 +150,7 @@ func (r *Relay) Serve(addr string) error {
 		gnet.WithReusePort(false),
 		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
 		gnet.WithLockOSThread(false),
-		gnet.WithLogLevel(logging.ErrorLevel))
+		gnet.WithLogger(errorsOnly{}))
 }
 
 // Stop stops the engine once it has booted.
@@ -354,9 +379,7 @@ func (r *Relay) flushLoop(l *loopState) {
 	for i, s := range l.dirty {
 		q := &s.out[l.idx]
 		if s.loop == l.idx {
-			if !s.closed.Load() {
-				_, _ = s.conn.Writev(q.bufs)
-			}
+			r.write(s, q.bufs)
 			clear(q.bufs)
 			q.bufs = q.bufs[:0]
 		} else {
@@ -377,9 +400,7 @@ func (r *Relay) flushLoop(l *loopState) {
 		r.loopsMu.Unlock()
 		_ = el.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
 			for _, it := range items {
-				if !it.c.closed.Load() {
-					_, _ = it.c.conn.Writev(it.bufs)
-				}
+				r.write(it.c, it.bufs)
 			}
 			return nil
 		}))
@@ -510,4 +531,18 @@ func (r *Relay) updateTopics(cl *client, add, remove []string) {
 		}
 	}
 	r.topics.Store(&next)
+}
+
+// errorsOnly is gnet's logger: errors to stderr, nothing else.
+type errorsOnly struct{}
+
+func (errorsOnly) Debugf(string, ...any) {}
+func (errorsOnly) Infof(string, ...any)  {}
+func (errorsOnly) Warnf(string, ...any)  {}
+func (errorsOnly) Errorf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "ceiling: gnet: "+format+"\n", args...)
+}
+func (errorsOnly) Fatalf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "ceiling: gnet: "+format+"\n", args...)
+	os.Exit(1)
 }

@@ -25,6 +25,12 @@ func freeAddr(t *testing.T) string {
 // startRelay runs a relay in-process with two loops and stops it at cleanup.
 func startRelay(t *testing.T) string {
 	t.Helper()
+	addr, _ := startRelayWith(t)
+	return addr
+}
+
+func startRelayWith(t *testing.T) (string, *Relay) {
+	t.Helper()
 	addr := freeAddr(t)
 	r := NewRelay(2)
 	done := make(chan error, 1)
@@ -47,7 +53,7 @@ func startRelay(t *testing.T) string {
 		_ = r.Stop(ctx)
 		<-done
 	})
-	return addr
+	return addr, r
 }
 
 func connectPacket(version byte, id string) []byte {
@@ -243,5 +249,35 @@ func BenchmarkFixedHeader(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// A subscriber that never reads must not make the relay queue without bound:
+// past maxOutbound its runs are dropped and the relay keeps serving others.
+func TestRelayDropsForStalledSubscriber(t *testing.T) {
+	addr, relay := startRelayWith(t)
+	sub := dial(t, addr)
+	if _, err := sub.Write(append(connectPacket(4, "slow"), subscribePacket(4, 1, "s")...)); err != nil {
+		t.Fatal(err)
+	}
+	expect(t, sub, []byte{0x20, 2, 0, 0, 0x90, 3, 0, 1, 0})
+	pub := dial(t, addr)
+	if _, err := pub.Write(connectPacket(4, "fast")); err != nil {
+		t.Fatal(err)
+	}
+	expect(t, pub, []byte{0x20, 2, 0, 0})
+	p := publishPacket("s", make([]byte, 60000))
+	chunk := bytes.Repeat(p, 16) // about 1 MiB
+	for i := 0; i < 48 && relay.Dropped() == 0; i++ {
+		if _, err := pub.Write(chunk); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := pub.Write([]byte{0xC0, 0}); err != nil {
+		t.Fatal(err)
+	}
+	expect(t, pub, []byte{0xD0, 0})
+	if relay.Dropped() == 0 {
+		t.Fatalf("48 MiB to a stalled subscriber and nothing dropped (cap %d bytes)", maxOutbound)
 	}
 }
