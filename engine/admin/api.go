@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/tsubame-mq/tsubame/engine/metrics"
 )
@@ -160,18 +162,71 @@ func paginate[T any](seq iter.Seq[*T], match func(*T) bool, page, per int) Page[
 	return p
 }
 
-// containsFold reports whether sub is in s, ignoring case, without
-// allocating.
+// containsFold reports whether sub is in s under Unicode case folding (as
+// strings.EqualFold), without allocating. Folding may change a rune's byte
+// length (the Kelvin sign folds to 'k'), so it matches rune by rune.
 func containsFold(s, sub string) bool {
 	if sub == "" {
 		return true
 	}
-	for i := 0; i+len(sub) <= len(s); i++ {
-		if strings.EqualFold(s[i:i+len(sub)], sub) {
+	c0 := lower(sub[0])
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < utf8.RuneSelf && sub[0] < utf8.RuneSelf && lower(c) != c0 {
+			continue // ASCII against ASCII: the first byte already differs
+		}
+		if c >= utf8.RuneSelf && !utf8.RuneStart(c) {
+			continue
+		}
+		if hasPrefixFold(s[i:], sub) {
 			return true
 		}
 	}
 	return false
+}
+
+// hasPrefixFold reports whether s starts with prefix under case folding.
+func hasPrefixFold(s, prefix string) bool {
+	for prefix != "" {
+		if s == "" {
+			return false
+		}
+		a, b := s[0], prefix[0]
+		if a < utf8.RuneSelf && b < utf8.RuneSelf {
+			if lower(a) != lower(b) {
+				return false
+			}
+			s, prefix = s[1:], prefix[1:]
+			continue
+		}
+		r1, n1 := utf8.DecodeRuneInString(s)
+		r2, n2 := utf8.DecodeRuneInString(prefix)
+		if !foldEqual(r1, r2) {
+			return false
+		}
+		s, prefix = s[n1:], prefix[n2:]
+	}
+	return true
+}
+
+// foldEqual reports whether a and b are in the same case-folding orbit.
+func foldEqual(a, b rune) bool {
+	if a == b {
+		return true
+	}
+	for r := unicode.SimpleFold(a); r != a; r = unicode.SimpleFold(r) {
+		if r == b {
+			return true
+		}
+	}
+	return false
+}
+
+func lower(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
 }
 
 // GET /api/v1/clients?listener=&user=&q=&connected=&page=&per_page=

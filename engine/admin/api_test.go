@@ -515,7 +515,7 @@ func TestContainsFold(t *testing.T) {
 		want   bool
 	}{
 		{"Client-1", "client", true}, {"abc", "", true}, {"", "a", false},
-		{"abc", "abcd", false}, {"xÉtéy", "été", true}, {"sensor/1", "OR/", true},
+		{"abc", "abcd", false}, {"\u212Aey", "key", true}, {"a\u017Fb", "SB", true}, {"xÉtéy", "été", true}, {"ÉTÉ", "été", true}, {"\xff\xfeab", "AB", true}, {"ab", "\u212A", false}, {"sensor/1", "OR/", true},
 	}
 	for _, c := range cases {
 		if got := containsFold(c.s, c.sub); got != c.want {

@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 // FuzzQuery feeds arbitrary query strings and paths to the API: every
@@ -40,6 +42,31 @@ func FuzzQuery(f *testing.F) {
 			if json.Unmarshal(w.Body.Bytes(), &e) != nil || e.Error == "" {
 				t.Fatalf("400 without a JSON error: %s", w.Body)
 			}
+		}
+	})
+}
+
+// FuzzContainsFold checks containsFold against the obvious definition with
+// strings.EqualFold over every pair of rune-aligned windows.
+func FuzzContainsFold(f *testing.F) {
+	f.Add("Client-1", "client")
+	f.Add("\u212Aey", "key")
+	f.Add("a\u017Fb", "SB")
+	f.Add("ÉTÉ", "été")
+	f.Fuzz(func(t *testing.T, s, sub string) {
+		if !utf8.ValidString(s) || !utf8.ValidString(sub) || len(s) > 64 || len(sub) > 16 {
+			return
+		}
+		want := sub == ""
+		for i := range s { // rune starts
+			for j := i; j <= len(s); j++ {
+				if (j == len(s) || utf8.RuneStart(s[j])) && strings.EqualFold(s[i:j], sub) {
+					want = true
+				}
+			}
+		}
+		if got := containsFold(s, sub); got != want {
+			t.Fatalf("containsFold(%q, %q) = %v, want %v", s, sub, got, want)
 		}
 	})
 }
