@@ -81,7 +81,11 @@ func (c *client) handlePublish(w *worker, p *codec.Packet) error {
 		w.ms.Dropped(p.QoS, metrics.DropNotAuthorized)
 		b.log.Debug("publish denied", "client", c.id, "user", c.username, "topic", topicStr)
 	} else {
-		m := router.Message{
+		// The transient message lives in the worker so that it does not
+		// escape to the heap per publish; only a kept copy (retained,
+		// queued, inflight) is allocated.
+		m := &w.msg
+		*m = router.Message{
 			Topic:   topicStr,
 			Payload: p.Payload,
 			QoS:     p.QoS,
@@ -97,11 +101,15 @@ func (c *client) handlePublish(w *worker, p *codec.Packet) error {
 				m.Expiry = w.now + int64(p.Props.MessageExpiry)*int64(time.Second)
 			}
 		}
-		r := pubRef{msg: &m}
+		r := &w.ref
+		*r = pubRef{msg: m}
 		if p.Retain {
 			b.storeRetained(r.keep()) // [MQTT-3.3.1-5]
 		}
-		if b.route(w, &r, c.sess) == 0 && c.version == codec.V5 {
+		n := b.route(w, r, c.sess)
+		*r = pubRef{}
+		*m = router.Message{}
+		if n == 0 && c.version == codec.V5 {
 			reason = codec.NoMatchingSubscribers
 		}
 	}

@@ -44,6 +44,8 @@ type worker struct {
 
 	pkt     codec.Packet   // decode target, reused for every inbound packet
 	matches router.Matches // router result buffer, reused per publish
+	msg     router.Message // the message being published, while it is routed
+	ref     pubRef
 	props   codec.Properties
 	scratch []byte
 
