@@ -17,7 +17,7 @@ func (c *client) handleSubscribe(w *worker, p *codec.Packet) error {
 	var subID uint32
 	if v5 && p.Props.Has(codec.PropSubscriptionID) && len(p.Props.SubscriptionIDs) > 0 {
 		if !b.lim.subIDs {
-			return errProtocol(codec.SubIDNotSupported, "MQTT-3.2.2-?", "subscription identifiers not supported")
+			return errProtocol(codec.SubIDNotSupported, "MQTT-5.0 §3.8.2.1.2", "subscription identifiers not supported")
 		}
 		subID = p.Props.SubscriptionIDs[0]
 	}
@@ -34,7 +34,7 @@ func (c *client) handleSubscribe(w *worker, p *codec.Packet) error {
 		shared := strings.HasPrefix(filter, "$share/")
 		granted := sub.QoS
 		if granted > b.lim.maxQoS {
-			granted = b.lim.maxQoS // [MQTT-3.9.3-?] the server may grant a lower QoS
+			granted = b.lim.maxQoS // [MQTT-3.8.4-6] the server may grant a lower QoS
 		}
 		var code byte = granted
 		switch {

@@ -268,7 +268,7 @@ func (s *Session) ackLocked(w *worker, c *client, t codec.PacketType, id uint16,
 	}
 	if i < 0 {
 		if t == codec.PUBREC {
-			// Unknown id: answer PUBREL "Packet Identifier not found" [MQTT-4.3.3-?] so the
+			// Unknown id: answer PUBREL "Packet Identifier not found" (MQTT-5.0 §3.6.2.1) so the
 			// client can release it; 3.1.x has no reason codes, so plain PUBREL.
 			c.sendAck(w, codec.PUBREL, id, codec.PacketIDNotFound)
 		}
@@ -278,11 +278,11 @@ func (s *Session) ackLocked(w *worker, c *client, t codec.PacketType, id uint16,
 	switch t {
 	case codec.PUBACK:
 		if f.state != awaitPuback {
-			return errProtocol(codec.ProtocolError, "MQTT-4.3.2-?", "PUBACK for a QoS 2 message")
+			return errProtocol(codec.ProtocolError, "MQTT-5.0 §4.3.2", "PUBACK for a QoS 2 message")
 		}
 	case codec.PUBREC:
 		if f.state == awaitPuback {
-			return errProtocol(codec.ProtocolError, "MQTT-4.3.3-?", "PUBREC for a QoS 1 message")
+			return errProtocol(codec.ProtocolError, "MQTT-5.0 §4.3.3", "PUBREC for a QoS 1 message")
 		}
 		if reason >= 0x80 {
 			break // the receiver refused it: the flow ends here [MQTT-4.3.3-4]
@@ -292,7 +292,7 @@ func (s *Session) ackLocked(w *worker, c *client, t codec.PacketType, id uint16,
 		return nil
 	case codec.PUBCOMP:
 		if f.state != awaitPubcomp {
-			return errProtocol(codec.ProtocolError, "MQTT-4.3.3-?", "PUBCOMP before PUBREC")
+			return errProtocol(codec.ProtocolError, "MQTT-5.0 §4.3.3", "PUBCOMP before PUBREC")
 		}
 	}
 	copy(s.inflight[i:], s.inflight[i+1:])
