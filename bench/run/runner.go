@@ -392,6 +392,10 @@ func (r *Runner) runOne(ctx context.Context, b *Broker, scArgs []string, rate fl
 		return nil, fmt.Sprintf("%s exited during the run (%v)\n%s", b.Name, waitErr, tail(brokerOut.Bytes(), 1000))
 	default:
 	}
+	if lctx.Err() == context.DeadlineExceeded {
+		return nil, fmt.Sprintf("loadgen %s: timed out after %s (warm-up + duration + 2 min)\n%s",
+			strings.Join(args, " "), o.Warmup+o.Duration+2*time.Minute, tail(stderr.Bytes(), 1000))
+	}
 	res, perr := parseResult(stdout.Bytes())
 	switch {
 	case perr != nil && runErr != nil:
