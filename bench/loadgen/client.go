@@ -33,6 +33,12 @@ type client struct {
 	r, w int
 	pkt  codec.Packet
 	out  []byte // acks queued by the reader, flushed before it blocks
+
+	// From a v5 CONNACK: how many QoS 1/2 publishes the broker accepts
+	// unacknowledged, and the highest QoS it supports.
+	receiveMax uint16
+	maxQoS     byte
+	keepAlive  int // seconds the broker holds us to: ours, or its Server Keep Alive
 }
 
 // srcIP is the last octet of the 127.0.0.x source address new connections
@@ -165,6 +171,16 @@ func (c *client) connect(cfg *Config, clientID string) error {
 	}
 	if ack.ReasonCode != 0 {
 		return fmt.Errorf("CONNACK refused the connection with code 0x%02x", ack.ReasonCode)
+	}
+	c.receiveMax, c.maxQoS, c.keepAlive = 65535, 2, cfg.KeepAlive
+	if ack.Props.Has(codec.PropServerKeepAlive) {
+		c.keepAlive = int(ack.Props.ServerKeepAlive) // the broker's value wins [MQTT-3.2.2-21]
+	}
+	if ack.Props.Has(codec.PropReceiveMaximum) {
+		c.receiveMax = ack.Props.ReceiveMaximum
+	}
+	if ack.Props.Has(codec.PropMaximumQoS) {
+		c.maxQoS = ack.Props.MaximumQoS
 	}
 	return nil
 }

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/tsubame-mq/tsubame/codec"
@@ -35,6 +36,9 @@ type fakeBroker struct {
 	ln     net.Listener
 	ws     bool
 	faults func(seq uint64) fault
+
+	connack codec.Properties // v5 CONNACK properties to announce
+	pings   atomic.Int64     // PINGREQs received
 
 	mu   sync.Mutex
 	subs []*fakeSub
@@ -90,13 +94,16 @@ func (c *fakeConn) writer(done <-chan struct{}) {
 	}
 }
 
-func startFakeBroker(t *testing.T, ws bool, faults func(uint64) fault) *fakeBroker {
+func startFakeBroker(t *testing.T, ws bool, faults func(uint64) fault, opts ...func(*fakeBroker)) *fakeBroker {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	b := &fakeBroker{t: t, ln: ln, ws: ws, faults: faults}
+	for _, o := range opts {
+		o(b)
+	}
 	b.wg.Add(1)
 	go b.accept()
 	t.Cleanup(b.close)
@@ -177,7 +184,7 @@ func (b *fakeBroker) serve(nc net.Conn) {
 			switch p.Type {
 			case codec.CONNECT:
 				c.version = p.Version
-				out = codec.Encode(out, &codec.Packet{Type: codec.CONNACK, Version: c.version})
+				out = codec.Encode(out, &codec.Packet{Type: codec.CONNACK, Version: c.version, Props: b.connack})
 			case codec.SUBSCRIBE:
 				codes := make([]byte, len(p.Subscriptions))
 				for i, s := range p.Subscriptions {
@@ -200,6 +207,7 @@ func (b *fakeBroker) serve(nc net.Conn) {
 			case codec.PUBREC:
 				out = codec.AppendAck(out, c.version, codec.PUBREL, p.PacketID, 0, nil)
 			case codec.PINGREQ:
+				b.pings.Add(1)
 				out = append(out, 0xD0, 0)
 			case codec.DISCONNECT:
 				if len(out) > 0 {

@@ -118,7 +118,7 @@ func TestEveryScenarioProducesJSON(t *testing.T) {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			b := startFakeBroker(t, strings.Contains(strings.Join(tc.args, " "), "ws"), nil)
 			var out, errb bytes.Buffer
-			args := append(tc.args, "-addr", b.addr(), "-duration", "900ms", "-warmup", "200ms", "-rate", "2000", "-json", "-pid", "1", "-client-id", "x")
+			args := append(tc.args, "-addr", b.addr(), "-duration", "1s", "-warmup", "300ms", "-rate", "2000", "-json", "-pid", "1", "-client-id", "x")
 			if code := run(args, &out, &errb); code != exitOK {
 				t.Fatalf("exit %d; stderr:\n%s\nstdout: %s", code, errb.String(), out.String())
 			}

@@ -51,11 +51,15 @@ type publisher struct {
 	buf     []byte
 	payload []byte
 	stall   *time.Timer // bounds a wait for the window to open
+	window  int         // -inflight, lowered to the broker's Receive Maximum
 }
 
 func newPublisher(cfg *Config, c *client, streams []*stream, errs *atomic.Uint64) *publisher {
 	p := &publisher{cfg: cfg, c: c, streams: streams, errs: errs, wake: make(chan struct{}, 1),
-		buf: make([]byte, 0, batchBytes+cfg.Size+512), payload: make([]byte, cfg.Size)}
+		buf: make([]byte, 0, batchBytes+cfg.Size+512), payload: make([]byte, cfg.Size), window: cfg.Inflight}
+	if c != nil && c.receiveMax > 0 && int(c.receiveMax) < p.window {
+		p.window = int(c.receiveMax) // v5: never more unacknowledged than the broker allows [MQTT-3.3.4-7]
+	}
 	for i := stampSize; i < len(p.payload); i++ {
 		p.payload[i] = byte(i)
 	}
@@ -209,7 +213,7 @@ func (p *publisher) run(stop <-chan struct{}) {
 			}
 		}
 		if cfg.QoS > 0 {
-			avail := cfg.Inflight - int(p.inflight.Load())
+			avail := p.window - int(p.inflight.Load())
 			if avail <= 0 {
 				if p.stall == nil {
 					p.stall = time.NewTimer(100 * time.Millisecond)
