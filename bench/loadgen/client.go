@@ -33,6 +33,9 @@ type client struct {
 	r, w int
 	pkt  codec.Packet
 	out  []byte // acks queued by the reader, flushed before it blocks
+	// readAt is when the last read returned (unix ns): the receive time of
+	// every packet decoded from it, one clock read per read, not per packet.
+	readAt int64
 
 	// From a v5 CONNACK: how many QoS 1/2 publishes the broker accepts
 	// unacknowledged, and the highest QoS it supports.
@@ -40,6 +43,9 @@ type client struct {
 	maxQoS     byte
 	keepAlive  int // seconds the broker holds us to: ours, or its Server Keep Alive
 }
+
+// dialTCP opens the socket; tests replace it to simulate exhausted ports.
+var dialTCP = func(d *net.Dialer, addr string) (net.Conn, error) { return d.Dial("tcp", addr) }
 
 // srcIP is the last octet of the 127.0.0.x source address new connections
 // bind to; 0 means let the kernel choose. It moves on when the ephemeral
@@ -56,7 +62,7 @@ func dialBroker(cfg *Config, rbufSize int) (*client, error) {
 			d.LocalAddr = &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(ip))}
 		}
 		var err error
-		nc, err = d.Dial("tcp", cfg.Addr)
+		nc, err = dialTCP(&d, cfg.Addr)
 		if err == nil {
 			break
 		}
@@ -130,6 +136,7 @@ func (c *client) next() (*codec.Packet, error) {
 			c.rbuf = nb
 		}
 		n, err := c.rw.Read(c.rbuf[c.w:])
+		c.readAt = time.Now().UnixNano()
 		c.w += n
 		if err != nil && n == 0 {
 			return nil, err

@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -121,5 +124,40 @@ func TestServerKeepAlive_MQTT_3_2_2_21(t *testing.T) {
 	// Alive 1 s means a round on all 3 connections every 500 ms.
 	if n := b.pings.Load(); n < 3 {
 		t.Fatalf("%d PINGREQs, want >= 3 with Server Keep Alive 1 s", n)
+	}
+}
+
+// TestSourceAddressFallback: when 127.0.0.1 has no ephemeral port left
+// (EADDRNOTAVAIL), new connections bind to 127.0.0.2, then .3, ...
+func TestSourceAddressFallback(t *testing.T) {
+	b := startFakeBroker(t, false, nil)
+	real := dialTCP
+	defer func() { dialTCP = real; srcIP.Store(0) }()
+	var mu sync.Mutex
+	var tried []string
+	dialTCP = func(d *net.Dialer, addr string) (net.Conn, error) {
+		local := "default"
+		if d.LocalAddr != nil {
+			local = d.LocalAddr.(*net.TCPAddr).IP.String()
+		}
+		mu.Lock()
+		tried = append(tried, local)
+		mu.Unlock()
+		if local == "default" || local == "127.0.0.2" {
+			return nil, &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", syscall.EADDRNOTAVAIL)}
+		}
+		return real(d, addr)
+	}
+	cfg := testConfig(t, b.addr(), "conn", "-conns", "1", "-duration", "10ms")
+	c, err := dialBroker(cfg, 256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.nc.Close()
+	if got := c.nc.LocalAddr().(*net.TCPAddr).IP.String(); got != "127.0.0.3" {
+		t.Errorf("bound to %s, want 127.0.0.3", got)
+	}
+	if want := []string{"default", "127.0.0.2", "127.0.0.3"}; strings.Join(tried, " ") != strings.Join(want, " ") {
+		t.Errorf("tried %v, want %v", tried, want)
 	}
 }

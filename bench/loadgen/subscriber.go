@@ -2,7 +2,6 @@ package main
 
 import (
 	"sync/atomic"
-	"time"
 
 	"github.com/tsubame-mq/tsubame/bench/loadgen/internal/stats"
 	"github.com/tsubame-mq/tsubame/codec"
@@ -106,7 +105,7 @@ func (s *subscriber) run(closing *atomic.Bool, logf func(string, ...any)) {
 		}
 		switch pk.Type {
 		case codec.PUBLISH:
-			s.onPublish(pk, time.Now().UnixNano())
+			s.onPublish(pk, c.readAt)
 		case codec.PUBREL:
 			c.out = codec.AppendAck(c.out, c.version, codec.PUBCOMP, pk.PacketID, 0, nil)
 		case codec.PINGRESP, codec.SUBACK:

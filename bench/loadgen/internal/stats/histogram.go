@@ -26,10 +26,13 @@ const (
 // allocates nothing: every counter is an atomic word, so a progress reporter
 // may read percentiles while subscribers record. The zero value is ready.
 // A Histogram is about 30 KiB; keep one per run, not one per connection.
+//
+// Record touches one bucket counter and the sum (max is usually only read):
+// there is no separate total, which would be one more cache line that every
+// recording core fights over; Count sums the buckets instead.
 type Histogram struct {
 	counts [nBuckets]atomic.Uint64
-	total  atomic.Uint64
-	sum    atomic.Uint64 // saturates only after ~584 years of summed ns
+	sum    atomic.Uint64 // wraps only after ~584 years of summed ns
 	max    atomic.Int64
 }
 
@@ -57,7 +60,6 @@ func (h *Histogram) Record(v int64) {
 		v = 0
 	}
 	h.counts[bucketOf(uint64(v))].Add(1)
-	h.total.Add(1)
 	h.sum.Add(uint64(v))
 	for {
 		m := h.max.Load()
@@ -67,15 +69,21 @@ func (h *Histogram) Record(v int64) {
 	}
 }
 
-// Count is the number of recorded values.
-func (h *Histogram) Count() uint64 { return h.total.Load() }
+// Count is the number of recorded values (a scan of the buckets).
+func (h *Histogram) Count() uint64 {
+	var n uint64
+	for i := range h.counts {
+		n += h.counts[i].Load()
+	}
+	return n
+}
 
 // Max is the largest recorded value, exact.
 func (h *Histogram) Max() int64 { return h.max.Load() }
 
 // Mean is the exact arithmetic mean of the recorded values, 0 when empty.
 func (h *Histogram) Mean() float64 {
-	n := h.total.Load()
+	n := h.Count()
 	if n == 0 {
 		return 0
 	}
@@ -86,7 +94,7 @@ func (h *Histogram) Mean() float64 {
 // bucket holding the ceil(q*n)-th smallest value, clamped to Max. It is
 // exact below 128 and within 0.8 % above. Empty histograms return 0.
 func (h *Histogram) Quantile(q float64) int64 {
-	n := h.total.Load()
+	n := h.Count()
 	if n == 0 {
 		return 0
 	}
@@ -106,7 +114,7 @@ func (h *Histogram) Quantile(q float64) int64 {
 			return v
 		}
 	}
-	return h.max.Load() // counts raced ahead of total; the max is the honest answer
+	return h.max.Load() // buckets changed under the scan; the max is the honest answer
 }
 
 // Merge adds every count of o into h. Neither may be recorded into meanwhile
@@ -117,7 +125,6 @@ func (h *Histogram) Merge(o *Histogram) {
 			h.counts[i].Add(c)
 		}
 	}
-	h.total.Add(o.total.Load())
 	h.sum.Add(o.sum.Load())
 	for {
 		m, v := h.max.Load(), o.max.Load()
@@ -132,7 +139,6 @@ func (h *Histogram) Reset() {
 	for i := range h.counts {
 		h.counts[i].Store(0)
 	}
-	h.total.Store(0)
 	h.sum.Store(0)
 	h.max.Store(0)
 }
