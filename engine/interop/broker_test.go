@@ -2,14 +2,17 @@ package interop
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -40,12 +43,26 @@ func startBroker(t testing.TB) string {
 	if os.Getenv("TSUBAME_TEST_LOG") != "" {
 		logOut = os.Stderr
 	}
-	b, err := engine.New(cfg, slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: slog.LevelDebug})))
-	if err != nil {
-		t.Fatalf("engine.New: %v", err)
-	}
-	if err := b.Start(); err != nil {
-		t.Fatalf("Start: %v", err)
+	log := slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	// engine.Start resolves port 0 by binding, closing and re-binding the
+	// port, so another socket can take it in between ("address already in
+	// use"); that race is the engine's, not what these tests check, so try
+	// again with a new port.
+	var b *engine.Broker
+	for attempt := 1; ; attempt++ {
+		var err error
+		b, err = engine.New(cfg, log)
+		if err != nil {
+			t.Fatalf("engine.New: %v", err)
+		}
+		err = b.Start()
+		if err == nil {
+			break
+		}
+		if attempt == 3 || !(errors.Is(err, syscall.EADDRINUSE) || strings.Contains(err.Error(), "address already in use")) {
+			t.Fatalf("Start (attempt %d): %v", attempt, err)
+		}
+		t.Logf("Start (attempt %d): %v; retrying", attempt, err)
 	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
