@@ -41,7 +41,8 @@ type client struct {
 	// unacknowledged, and the highest QoS it supports.
 	receiveMax uint16
 	maxQoS     byte
-	keepAlive  int // seconds the broker holds us to: ours, or its Server Keep Alive
+	keepAlive  int    // seconds the broker holds us to: ours, or its Server Keep Alive
+	maxPacket  uint32 // v5 CONNACK Maximum Packet Size; 0 = no limit announced
 }
 
 // dialTCP opens the socket; tests replace it to simulate exhausted ports.
@@ -185,6 +186,9 @@ func (c *client) connect(cfg *Config, clientID string) error {
 	}
 	if ack.Props.Has(codec.PropReceiveMaximum) {
 		c.receiveMax = ack.Props.ReceiveMaximum
+	}
+	if ack.Props.Has(codec.PropMaximumPacketSize) {
+		c.maxPacket = ack.Props.MaximumPacketSize
 	}
 	if ack.Props.Has(codec.PropMaximumQoS) {
 		c.maxQoS = ack.Props.MaximumQoS

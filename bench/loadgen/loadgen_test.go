@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"net"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -247,4 +249,49 @@ func TestUSLatencyConversion(t *testing.T) {
 	if r.SentRate != 100 || r.DeliveredRate != 50 || r.DurationS != 2 {
 		t.Errorf("rates %v %v %v", r.SentRate, r.DeliveredRate, r.DurationS)
 	}
+}
+
+// TestStuckBrokerDoesNotHang: a broker that accepts CONNECT and then stops
+// reading must not hang the run: publishers blocked in a write are cut off
+// after -drain.
+func TestStuckBrokerDoesNotHang(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var mu sync.Mutex
+	var conns []net.Conn
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+			buf := make([]byte, 512)
+			_, _ = c.Read(buf)                    // CONNECT
+			_, _ = c.Write([]byte{0x20, 2, 0, 0}) // CONNACK accepted; never read again
+		}
+	}()
+	cfg := testConfig(t, ln.Addr().String(), "pub", "-duration", "300ms", "-warmup", "0", "-drain", "300ms")
+	start := time.Now()
+	res, err := Run(context.Background(), cfg, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Fatalf("run took %v with a broker that stopped reading", d)
+	}
+	if res.Sent == 0 || res.Errors != 0 {
+		t.Errorf("sent %d errors %d", res.Sent, res.Errors)
+	}
+	ln.Close()
+	mu.Lock()
+	for _, c := range conns {
+		c.Close()
+	}
+	mu.Unlock()
 }

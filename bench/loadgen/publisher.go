@@ -236,7 +236,11 @@ func (p *publisher) run(stop <-chan struct{}) {
 		p.appendMessages(n, time.Now().UnixNano(), t0, issued)
 		issued += uint64(n)
 		if err := p.c.send(p.buf); err != nil {
-			p.errs.Add(1)
+			select {
+			case <-stop: // cut off after the run ended; not the broker's failure
+			default:
+				p.errs.Add(1)
+			}
 			return
 		}
 	}

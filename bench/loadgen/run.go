@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/tsubame-mq/tsubame/bench/loadgen/internal/stats"
+	"github.com/tsubame-mq/tsubame/codec"
 )
 
 // setupWorkers is how many connections are set up concurrently.
@@ -295,6 +296,11 @@ func Run(ctx context.Context, cfg *Config, log io.Writer) (*Result, error) {
 		if cfg.QoS > c.maxQoS { // v5 CONNACK Maximum QoS [MQTT-3.2.2-11]
 			return fmt.Errorf("broker supports QoS %d at most (CONNACK Maximum QoS); -qos %d would be a protocol error", c.maxQoS, cfg.QoS)
 		}
+		for _, st := range pubPlans[j] { // v5 CONNACK Maximum Packet Size [MQTT-3.2.2-15]
+			if n := codec.PublishSize(cfg.Version, cfg.QoS, st.topic, nil, cfg.Size); c.maxPacket > 0 && n > int(c.maxPacket) {
+				return fmt.Errorf("a %d-byte PUBLISH on %q exceeds the broker's Maximum Packet Size %d; lower -size", n, st.topic, c.maxPacket)
+			}
+		}
 		p := newPublisher(cfg, c, pubPlans[j], &r.errs)
 		if p.window < cfg.Inflight && j == 0 {
 			r.logf("broker Receive Maximum %d lowers -inflight %d", p.window, cfg.Inflight)
@@ -401,7 +407,17 @@ loop:
 	r.win.end.Store(time.Now().UnixNano())
 	w1 := takeSample(cfg, sent(), delivered())
 	close(stopPubs)
-	<-pubsDone
+	select {
+	case <-pubsDone:
+	case <-time.After(cfg.Drain):
+		// A publisher is stuck in a write: the broker stopped reading.
+		// Unblock it; the drain below still counts what arrives.
+		r.logf("publishers still blocked writing %v after stop (the broker is not reading); cutting them off", cfg.Drain)
+		for _, p := range pubs {
+			_ = p.c.nc.SetWriteDeadline(time.Now())
+		}
+		<-pubsDone
+	}
 
 	// Drain: wait for acks of everything in flight, then for deliveries to
 	// stop arriving, each bounded by -drain.

@@ -161,3 +161,20 @@ func TestSourceAddressFallback(t *testing.T) {
 		t.Errorf("tried %v, want %v", tried, want)
 	}
 }
+
+// TestMaximumPacketSize_MQTT_3_2_2_15: a payload that would make PUBLISH
+// exceed the v5 broker's Maximum Packet Size is refused at setup.
+func TestMaximumPacketSize_MQTT_3_2_2_15(t *testing.T) {
+	b := startFakeBroker(t, false, nil, func(b *fakeBroker) {
+		b.connack = codec.Properties{Present: 1 << codec.PropMaximumPacketSize, MaximumPacketSize: 100}
+	})
+	cfg := testConfig(t, b.addr(), "p2p", "-v", "5", "-size", "200", "-duration", "200ms")
+	_, err := Run(context.Background(), cfg, io.Discard)
+	if !errors.Is(err, errSetup) || !strings.Contains(err.Error(), "Maximum Packet Size 100") {
+		t.Fatalf("got %v, want a setup error naming Maximum Packet Size", err)
+	}
+	cfg = testConfig(t, b.addr(), "p2p", "-v", "5", "-size", "64", "-duration", "300ms", "-warmup", "0")
+	if _, err := Run(context.Background(), cfg, io.Discard); err != nil {
+		t.Fatalf("64-byte payload under a 100-byte limit: %v", err)
+	}
+}
