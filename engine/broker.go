@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"runtime"
 	"strconv"
 	"sync"
@@ -15,6 +16,7 @@ import (
 	"github.com/panjf2000/gnet/v2"
 
 	"github.com/tsubame-mq/tsubame/codec"
+	"github.com/tsubame-mq/tsubame/engine/admin"
 	"github.com/tsubame-mq/tsubame/engine/auth"
 	"github.com/tsubame-mq/tsubame/engine/config"
 	"github.com/tsubame-mq/tsubame/engine/metrics"
@@ -106,6 +108,8 @@ type Broker struct {
 
 	tlsMu    sync.Mutex
 	tlsConns map[*goTransport]struct{}
+
+	admin *admin.Server
 }
 
 // listener is one configured endpoint.
@@ -246,7 +250,38 @@ func (b *Broker) Start() error {
 	for _, l := range b.listeners {
 		b.log.Info("listening", "listener", l.name, "type", l.typ, "address", l.addr)
 	}
+	if b.cfg.AdminEnabled() && b.cfg.Admin.Address != "" {
+		b.admin = admin.New(adminView{b}, b.metrics, admin.Options{
+			Address:        b.cfg.Admin.Address,
+			Pprof:          b.cfg.Admin.Pprof,
+			Authenticate:   b.checkPassword,
+			AdminUsers:     b.cfg.Auth.AdminUsers,
+			AllowAnonymous: anonymousDefault(b.cfg),
+			ErrorLog:       slog.NewLogLogger(b.log.Handler(), slog.LevelWarn),
+		})
+		if err := b.admin.Start(); err != nil {
+			_ = b.Shutdown(context.Background())
+			return fmt.Errorf("admin: %w", err)
+		}
+		b.log.Info("admin console", "address", b.admin.Addr().String())
+	}
 	return nil
+}
+
+// checkPassword verifies admin API credentials against the password file.
+func (b *Broker) checkPassword(user, pass string) bool {
+	if b.auth == nil || !b.auth.HasUsers() {
+		return false
+	}
+	return b.auth.Login(netip.Addr{}, []byte(user), []byte(pass), true, true, 0) == codec.Success
+}
+
+// AdminAddr is the admin server's bound address, "" when it is off.
+func (b *Broker) AdminAddr() string {
+	if b.admin == nil {
+		return ""
+	}
+	return b.admin.Addr().String()
 }
 
 // startGnet binds the TCP and WebSocket addresses on one gnet engine and
@@ -312,6 +347,9 @@ func (b *Broker) Shutdown(ctx context.Context) error {
 		return nil
 	}
 	b.closeTLSListeners()
+	if b.admin != nil {
+		_ = b.admin.Shutdown(ctx)
+	}
 	// v5 clients are told why [MQTT-4.13.2-1].
 	b.sessions.each(func(s *Session) bool {
 		if c := s.client.Load(); c != nil {
