@@ -285,6 +285,7 @@ func (c *client) appendLocked(w *worker, b []byte) {
 		c.out = outPool.Get()
 	}
 	c.out.B = append(c.out.B, b...)
+	w.ms.PacketOut(codec.PacketType(b[0] >> 4)) // b is one whole packet
 	c.markLocked(w)
 }
 

@@ -109,8 +109,11 @@ func (c *client) handlePublish(w *worker, p *codec.Packet) error {
 		n := b.route(w, r, c.sess)
 		*r = pubRef{}
 		*m = router.Message{}
-		if n == 0 && c.version == codec.V5 {
-			reason = codec.NoMatchingSubscribers
+		if n == 0 {
+			w.ms.Dropped(p.QoS, metrics.DropNoSubscribers)
+			if c.version == codec.V5 {
+				reason = codec.NoMatchingSubscribers
+			}
 		}
 	}
 	switch p.QoS {

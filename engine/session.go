@@ -353,6 +353,7 @@ func (c *client) sendPublish(w *worker, m *router.Message, qos byte, id uint16, 
 	c.markLocked(w)
 	c.mu.Unlock()
 	c.msgsOut.Add(1)
+	w.ms.PacketOut(codec.PUBLISH)
 	w.ms.Delivered(qos)
 	w.ms.ObserveLatency(w.now - m.Created)
 }
@@ -366,6 +367,7 @@ func (c *client) sendAck(w *worker, t codec.PacketType, id uint16, reason byte) 
 	if !c.closed {
 		out := c.outLocked()
 		out.B = codec.AppendAck(out.B, c.version, t, id, reason, nil)
+		w.ms.PacketOut(t)
 		c.markLocked(w)
 	}
 	c.mu.Unlock()
