@@ -102,6 +102,7 @@ func (r DropReason) String() string {
 // loop that owns the shard, which keeps the cache lines uncontended.
 type Shard struct {
 	_          [64]byte // keep the previous allocation's tail off our first line
+	off        bool     // Config.Disabled: every method returns at once; read-only after New
 	packetsIn  [16]atomic.Uint64
 	packetsOut [16]atomic.Uint64
 	bytesIn    atomic.Uint64
@@ -117,28 +118,66 @@ type Shard struct {
 }
 
 // PacketIn counts one control packet received.
-func (s *Shard) PacketIn(t codec.PacketType) { s.packetsIn[t&15].Add(1) }
+func (s *Shard) PacketIn(t codec.PacketType) {
+	if s.off {
+		return
+	}
+	s.packetsIn[t&15].Add(1)
+}
 
 // PacketOut counts one control packet sent.
-func (s *Shard) PacketOut(t codec.PacketType) { s.packetsOut[t&15].Add(1) }
+func (s *Shard) PacketOut(t codec.PacketType) {
+	if s.off {
+		return
+	}
+	s.packetsOut[t&15].Add(1)
+}
 
 // BytesIn counts n bytes read from the network.
-func (s *Shard) BytesIn(n int) { s.bytesIn.Add(uint64(n)) }
+func (s *Shard) BytesIn(n int) {
+	if s.off {
+		return
+	}
+	s.bytesIn.Add(uint64(n))
+}
 
 // BytesOut counts n bytes written to the network.
-func (s *Shard) BytesOut(n int) { s.bytesOut.Add(uint64(n)) }
+func (s *Shard) BytesOut(n int) {
+	if s.off {
+		return
+	}
+	s.bytesOut.Add(uint64(n))
+}
 
 // Received counts one application message accepted from a publisher at qos.
-func (s *Shard) Received(qos byte) { s.received[qos%3].Add(1) }
+func (s *Shard) Received(qos byte) {
+	if s.off {
+		return
+	}
+	s.received[qos%3].Add(1)
+}
 
 // Delivered counts one message sent to a subscriber at qos.
-func (s *Shard) Delivered(qos byte) { s.delivered[qos%3].Add(1) }
+func (s *Shard) Delivered(qos byte) {
+	if s.off {
+		return
+	}
+	s.delivered[qos%3].Add(1)
+}
 
 // DeliveredN counts n messages sent to subscribers at qos (a fan-out batch).
-func (s *Shard) DeliveredN(qos byte, n int) { s.delivered[qos%3].Add(uint64(n)) }
+func (s *Shard) DeliveredN(qos byte, n int) {
+	if s.off {
+		return
+	}
+	s.delivered[qos%3].Add(uint64(n))
+}
 
 // Dropped counts one message at qos not delivered for reason r.
 func (s *Shard) Dropped(qos byte, r DropReason) {
+	if s.off {
+		return
+	}
 	if r < numDropReasons {
 		s.dropped[r][qos%3].Add(1)
 	}
@@ -147,19 +186,39 @@ func (s *Shard) Dropped(qos byte, r DropReason) {
 // AddInflight moves the inflight gauge (QoS 1/2 messages awaiting
 // acknowledgement) by d. An increment and its decrement may happen on
 // different shards.
-func (s *Shard) AddInflight(d int) { s.inflight.Add(int64(d)) }
+func (s *Shard) AddInflight(d int) {
+	if s.off {
+		return
+	}
+	s.inflight.Add(int64(d))
+}
 
 // AddQueued moves the queued gauge (messages waiting in session queues) by d.
-func (s *Shard) AddQueued(d int) { s.queued.Add(int64(d)) }
+func (s *Shard) AddQueued(d int) {
+	if s.off {
+		return
+	}
+	s.queued.Add(int64(d))
+}
 
 // ConnAck counts one CONNECT answered with reason code rc (codec.Success for
 // an accepted connection; 3.1.x return codes should be passed as their v5
 // equivalent).
-func (s *Shard) ConnAck(rc codec.ReasonCode) { s.connacks[rc].Add(1) }
+func (s *Shard) ConnAck(rc codec.ReasonCode) {
+	if s.off {
+		return
+	}
+	s.connacks[rc].Add(1)
+}
 
 // ObserveLatency records one publish-to-deliver latency in nanoseconds
 // (delivery time minus router.Message.Created).
-func (s *Shard) ObserveLatency(ns int64) { s.latency.Observe(ns) }
+func (s *Shard) ObserveLatency(ns int64) {
+	if s.off {
+		return
+	}
+	s.latency.Observe(ns)
+}
 
 // ListenerMetrics counts the connections of one listener. Opened and Closed
 // are atomic; connection churn is far rarer than packets, so one shared
@@ -217,6 +276,13 @@ type Config struct {
 	Shards  int              // per-loop shards; <= 0 means runtime.GOMAXPROCS(0)
 	Version string           // broker version for $SYS/broker/version and the overview
 	Now     func() time.Time // clock; nil means time.Now
+	// Disabled turns every Shard method into an early return, so the hot
+	// path pays one predictable branch instead of an atomic add. It exists
+	// to measure what the counters cost (engine BenchmarkPublishCounters);
+	// a broker serving /metrics or $SYS keeps it false, since every
+	// hot-path counter then reads 0. Listener connection counts are kept
+	// either way (they are not on the publish path).
+	Disabled bool
 }
 
 // Metrics is the broker-wide set of counters. Create it with New.
@@ -254,7 +320,7 @@ func New(c Config) *Metrics {
 	m.start = c.Now()
 	m.shards = make([]*Shard, c.Shards)
 	for i := range m.shards {
-		m.shards[i] = new(Shard)
+		m.shards[i] = &Shard{off: c.Disabled}
 	}
 	empty := []*ListenerMetrics{}
 	m.listeners.Store(&empty)
