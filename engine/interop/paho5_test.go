@@ -184,6 +184,12 @@ func TestPaho5Retained(t *testing.T) {
 			checkBatch(t, sub.got.wait(1, waitShort), []string{fmt.Sprintf("kept qos=%d retain=true topic=%s subid=3 user=k:v", qos, topic)}) // [MQTT-3.3.1-6]
 
 			pub.publish(t, &paho.Publish{Topic: topic, QoS: qos, Retain: true})
+			// The established subscriber gets the clearing message with retain 0
+			// [MQTT-3.3.1-9]; once it has, the broker has processed it even at QoS 0.
+			checkBatch(t, sub.got.wait(2, waitShort), []string{
+				fmt.Sprintf("kept qos=%d retain=true topic=%s subid=3 user=k:v", qos, topic),
+				fmt.Sprintf(" qos=%d retain=false topic=%s subid=3", qos, topic),
+			})
 			late := v5Connect(t, addr, &paho.Connect{ClientID: uniqueID("p5l"), CleanStart: true})
 			late.subscribe(t, topic, qos, 0)
 			if got := late.got.wait(1, 300*time.Millisecond); len(got) != 0 {
