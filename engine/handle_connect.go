@@ -42,24 +42,31 @@ func (c *client) handleConnect(w *worker, p *codec.Packet) error {
 	}
 
 	// Authentication.
-	ip := addrIP(c.tr.remoteAddr())
-	if b.auth != nil {
+	ip := addrIP(c.remote)
+	switch {
+	case c.lis.certUser:
+		// use_identity_as_username (only with require_certificate): the
+		// verified certificate authenticates and its CN is the user name;
+		// the password file is not consulted, as in mosquitto. Checking it
+		// would refuse every device that has no password entry.
+		if c.certUser == "" {
+			c.setReason(metrics.CloseAuthFailed)
+			return c.refuse(w, codec.NotAuthorized, "client certificate has no common name")
+		}
+		c.username = c.certUser
+	case b.auth != nil:
 		if b.auth.LoginBlocked(ip, time.Unix(0, w.now)) {
-			b.log.Warn("login rate limited", "remote", c.tr.remoteAddr(), "client", id)
+			b.log.Warn("login rate limited", "remote", c.remote, "client", id)
 			return c.refuse(w, codec.NotAuthorized, "too many failed logins from this address")
 		}
-		user := p.Username
-		if c.certUser != "" {
-			user = []byte(c.certUser) // use_identity_as_username: the certificate decides
-		}
-		code := b.auth.Login(ip, user, p.Password, p.UsernameFlag || len(user) > 0, p.PasswordFlag, c.lis.allowAnon)
+		code := b.auth.Login(ip, p.Username, p.Password, p.UsernameFlag, p.PasswordFlag, c.lis.allowAnon)
 		if code != codec.Success {
-			b.log.Warn("login refused", "remote", c.tr.remoteAddr(), "client", id, "user", string(p.Username), "code", code)
+			b.log.Warn("login refused", "remote", c.remote, "client", id, "user", string(p.Username), "code", code)
 			c.setReason(metrics.CloseAuthFailed)
 			return c.refuse(w, code, "authentication failed")
 		}
-		c.username = string(user)
-	} else {
+		c.username = string(p.Username)
+	default:
 		c.username = string(p.Username)
 	}
 
@@ -181,7 +188,7 @@ func (c *client) handleConnect(w *worker, p *codec.Packet) error {
 	}
 	b.attach(w, c, p.CleanStart, expiry, receiveMax, &ack)
 	w.ms.ConnAck(codec.Success)
-	b.log.Debug("client connected", "client", id, "remote", c.tr.remoteAddr(), "listener", c.lis.name,
+	b.log.Debug("client connected", "client", id, "remote", c.remote, "listener", c.lis.name,
 		"version", c.version, "clean", p.CleanStart, "keepalive", ka)
 	return nil
 }
@@ -199,7 +206,7 @@ func (c *client) refuse(w *worker, code byte, why string) error {
 	c.send(w, buf)
 	w.scratch = buf[:0]
 	c.setReason(metrics.CloseProtocolError)
-	c.b.log.Info("connection refused", "client", c.id, "remote", c.tr.remoteAddr(), "code", code, "why", why)
+	c.b.log.Info("connection refused", "client", c.id, "remote", c.remote, "code", code, "why", why)
 	c.state = stateClosing
 	return nil
 }
