@@ -47,7 +47,7 @@ func (v adminView) fill(s *Session, out *admin.Client) {
 	s.mu.Unlock()
 	if c := s.client.Load(); c != nil {
 		out.Connected = true
-		out.RemoteAddr = c.tr.remoteAddr().String()
+		out.RemoteAddr = c.remote.String()
 		out.Listener = c.lis.name
 		out.KeepAlive = c.keepalive
 		out.ConnectedAt = time.Unix(0, c.connectedAt)

@@ -59,8 +59,9 @@ type client struct {
 
 	id               string
 	username         string
-	certUser         string // certificate CN on listeners with use_identity_as_username
-	keepalive        uint16 // effective keepalive, seconds
+	certUser         string   // certificate CN on listeners with use_identity_as_username
+	remote           net.Addr // the peer, read once at accept (gnet clears its copy on close)
+	keepalive        uint16   // effective keepalive, seconds
 	will             *router.Message
 	willDelay        uint32
 	normalDisconnect bool
@@ -99,6 +100,7 @@ func newClient(b *Broker, w *worker, tr transport, lis *listener) *client {
 	if lis.ws {
 		c.state = stateWSHandshake
 	}
+	c.remote = tr.remoteAddr()
 	c.acceptedAt = w.nowSec
 	c.lastSeen.Store(w.nowSec)
 	return c
@@ -139,7 +141,7 @@ func (c *client) inputWS(w *worker, b []byte) (int, bool) {
 			if len(resp) > 0 {
 				c.tr.write(resp)
 			}
-			c.b.log.Info("websocket upgrade refused", "remote", c.tr.remoteAddr(), "listener", c.lis.name, "err", err)
+			c.b.log.Info("websocket upgrade refused", "remote", c.remote, "listener", c.lis.name, "err", err)
 			c.setReason(metrics.CloseProtocolError)
 			c.state = stateClosing
 			return len(b), true
@@ -172,7 +174,7 @@ func (c *client) inputWS(w *worker, b []byte) (int, bool) {
 	consumed += n
 	if err != nil || closed {
 		if err != nil {
-			c.b.log.Info("websocket error", "remote", c.tr.remoteAddr(), "client", c.id, "err", err)
+			c.b.log.Info("websocket error", "remote", c.remote, "client", c.id, "err", err)
 		}
 		if err != nil {
 			c.setReason(metrics.CloseProtocolError)
@@ -329,7 +331,9 @@ func (c *client) flush() {
 		}
 		c.bytesOut.Add(uint64(n))
 		c.w.ms.BytesOut(n)
-		c.sockPending.Store(int64(c.tr.buffered()))
+		if !c.gone.Load() { // a failed write may have closed and released the connection
+			c.sockPending.Store(int64(c.tr.buffered()))
+		}
 	}
 	outPool.Put(out)
 }
@@ -343,7 +347,7 @@ func (c *client) fail(w *worker, err error) {
 		code = ce.Code
 	}
 	c.b.log.Info("protocol error, closing connection",
-		"client", c.id, "remote", c.tr.remoteAddr(), "listener", c.lis.name, "err", err)
+		"client", c.id, "remote", c.remote, "listener", c.lis.name, "err", err)
 	switch code {
 	case codec.MalformedPacket:
 		c.setReason(metrics.CloseMalformedPacket)
@@ -417,6 +421,6 @@ func (c *client) onClosed(w *worker, err error) {
 	if c.sess == nil {
 		return
 	}
-	c.b.log.Debug("client disconnected", "client", c.id, "remote", c.tr.remoteAddr(), "reason", c.closeReason.String(), "err", err)
+	c.b.log.Debug("client disconnected", "client", c.id, "remote", c.remote, "reason", c.closeReason.String(), "err", err)
 	c.b.detach(w, c)
 }

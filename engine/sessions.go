@@ -126,7 +126,7 @@ func (b *Broker) attach(w *worker, c *client, clean bool, expiry uint32, receive
 
 	if oldClient != nil {
 		oldClient.takenOver = true
-		b.log.Info("session taken over", "client", c.id, "old_remote", oldClient.tr.remoteAddr(), "new_remote", c.tr.remoteAddr())
+		b.log.Info("session taken over", "client", c.id, "old_remote", oldClient.remote, "new_remote", c.remote)
 		oldClient.closeAsync(metrics.CloseTakenOver, codec.SessionTakenOver) // [MQTT-3.1.4-3]
 	}
 }

@@ -82,10 +82,10 @@ func (k *keepaliveWheel) expire(now int64) {
 			k.add(c, d)
 		default:
 			if c.live.Load() {
-				k.b.log.Info("keepalive timeout", "client", c.id, "remote", c.tr.remoteAddr(), "keepalive", c.keepalive)
+				k.b.log.Info("keepalive timeout", "client", c.id, "remote", c.remote, "keepalive", c.keepalive)
 				c.closeAsync(metrics.CloseKeepAliveTimeout, codec.KeepAliveTimeout)
 			} else {
-				k.b.log.Info("no CONNECT in time, closing", "remote", c.tr.remoteAddr())
+				k.b.log.Info("no CONNECT in time, closing", "remote", c.remote)
 				c.closeAsync(metrics.CloseConnectTimeout, 0xff)
 			}
 		}

@@ -49,9 +49,11 @@ type worker struct {
 	props   codec.Properties
 	scratch []byte
 
-	dirty  []*client   // clients this worker owns with pending output
-	remote [][]*client // per event loop: its clients with pending output
-	wakes  []*client   // goroutine-transport clients to wake
+	dirty    []*client   // clients this worker owns with pending output
+	spare    []*client   // the other half of dirty's double buffer
+	flushing bool        // inside flushTurn (a failed write can re-enter it via OnClose)
+	remote   [][]*client // per event loop: its clients with pending output
+	wakes    []*client   // goroutine-transport clients to wake
 }
 
 func newWorker(b *Broker, idx int, el gnet.EventLoop) *worker {
@@ -88,12 +90,24 @@ func (w *worker) schedule(c *client) {
 // loops' clients through one task per loop, goroutine transports by waking
 // their writer.
 func (w *worker) flushTurn() {
-	for i, c := range w.dirty {
-		c.flush()
-		w.dirty[i] = nil
+	if w.flushing {
+		// Re-entered: a write failed, gnet closed the connection on the
+		// spot and OnClose flushed again. The outer call finishes the work,
+		// including whatever the close just scheduled.
+		return
 	}
-	w.dirty = w.dirty[:0]
-	for i, list := range w.remote {
+	w.flushing = true
+	for len(w.dirty) > 0 {
+		dirty := w.dirty
+		w.dirty = w.spare[:0]
+		for i, c := range dirty {
+			c.flush()
+			dirty[i] = nil
+		}
+		w.spare = dirty[:0]
+	}
+	for i := range w.remote {
+		list := w.remote[i]
 		if len(list) == 0 {
 			continue
 		}
@@ -112,6 +126,7 @@ func (w *worker) flushTurn() {
 		w.wakes[i] = nil
 	}
 	w.wakes = w.wakes[:0]
+	w.flushing = false
 }
 
 // flushTask runs on the destination event loop and flushes the clients that
