@@ -47,7 +47,7 @@ func (r *Router) Match(topic []byte, publisher Subscriber, m *Matches) {
 	// Wildcard-free filters: one lookup of the whole topic.
 	h := xxhash.Sum64(topic)
 	key := unsafe.String(unsafe.SliceData(topic), len(topic)) // does not escape hget
-	if n := hget(r.exact[h>>(64-shardBits)].root.Load(), h, key); n != nil {
+	if n := hlookup(&r.exact[h>>(64-shardBits)].root, h, key); n != nil {
 		m.collect(n)
 	}
 
@@ -136,7 +136,7 @@ func (m *Matches) walk(root *tnode, topic []byte) {
 		}
 		if kids := f.n.kids.Load(); kids != nil {
 			lv := topic[m.lv[f.d] : m.lv[f.d+1]-1]
-			if c := hget(kids, xxhash.Sum64(lv), unsafe.String(unsafe.SliceData(lv), len(lv))); c != nil {
+			if c := hget(*kids, xxhash.Sum64(lv), unsafe.String(unsafe.SliceData(lv), len(lv))); c != nil {
 				m.stack = append(m.stack, frame{c, f.d + 1})
 			}
 		}

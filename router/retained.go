@@ -157,9 +157,9 @@ func (r *Retained) Walk(fn func(*Message) bool) {
 
 // Match calls fn for every retained message whose topic matches filter
 // (wildcards and the '$' rule [MQTT-4.7.2-1], as in MatchTopic) until fn
-// returns false. A "$share/..." filter matches nothing: retained messages are
-// not sent for shared subscriptions, the engine
-// decides that; here it is just a literal filter.
+// returns false. A "$share/..." filter is taken literally: MQTT 5.0 sends no
+// retained messages for a new shared subscription (section 4.8.2), and the
+// engine decides that before calling.
 func (r *Retained) Match(filter string, fn func(*Message) bool) {
 	fl := firstLevel(filter)
 	if fl != "+" && !(fl == "#" && len(fl) == len(filter)) {

@@ -196,10 +196,9 @@ func (r *Router) Subscribe(s Subscriber, filter string, o Options) (existed bool
 		sh := &r.exact[h>>(64-shardBits)]
 		sh.mu.Lock()
 		unlock = sh.mu.Unlock
-		root := sh.root.Load()
-		if n = hget(root, h, f); n == nil {
+		if n = hlookup(&sh.root, h, f); n == nil {
 			n = &tnode{path: f, hash: h}
-			sh.root.Store(hinsert(root, 0, n))
+			hstore(&sh.root, hinsert(hload(&sh.root), 0, n))
 		}
 	} else {
 		sh := r.trieFor(f)
@@ -251,12 +250,12 @@ func (r *Router) Unsubscribe(s Subscriber, filter string) bool {
 		sh := &r.exact[h>>(64-shardBits)]
 		sh.mu.Lock()
 		defer sh.mu.Unlock()
-		if n = hget(sh.root.Load(), h, f); n == nil {
+		if n = hlookup(&sh.root, h, f); n == nil {
 			return false
 		}
 		prune = func() {
-			if nr, ok := hremove(sh.root.Load(), 0, n); ok {
-				sh.root.Store(nr)
+			if nr, ok := hremove(hload(&sh.root), 0, n); ok {
+				hstore(&sh.root, nr)
 			}
 		}
 	} else {
@@ -347,10 +346,9 @@ func (n *tnode) descend(f string, create bool, path *[]*tnode) *tnode {
 			}
 		default:
 			h := xxhash.Sum64String(lv)
-			kids := n.kids.Load()
-			if c = hget(kids, h, lv); c == nil && create {
+			if c = hlookup(&n.kids, h, lv); c == nil && create {
 				c = &tnode{path: f[:i], keyOff: uint32(start), hash: h}
-				n.kids.Store(hinsert(kids, 0, c))
+				hstore(&n.kids, hinsert(hload(&n.kids), 0, c))
 			}
 		}
 		if c == nil {
@@ -377,8 +375,8 @@ func prunePath(path []*tnode) {
 		case p.multi.Load() == n:
 			p.multi.Store(nil)
 		default:
-			if nk, ok := hremove(p.kids.Load(), 0, n); ok {
-				p.kids.Store(nk)
+			if nk, ok := hremove(hload(&p.kids), 0, n); ok {
+				hstore(&p.kids, nk)
 			}
 		}
 	}
@@ -478,7 +476,7 @@ func (r *Router) Walk(fn func(filter string, subscribers int) bool) {
 		return true
 	}
 	for i := range r.exact {
-		if !hrange(r.exact[i].root.Load(), visit) {
+		if !hrange(hload(&r.exact[i].root), 0, visit) {
 			return
 		}
 	}
@@ -495,7 +493,7 @@ func (r *Router) Walk(fn func(filter string, subscribers int) bool) {
 			if !visit(n) {
 				return
 			}
-			hrange(n.kids.Load(), func(c *tnode) bool { stack = append(stack, c); return true })
+			hrange(hload(&n.kids), 0, func(c *tnode) bool { stack = append(stack, c); return true })
 			if c := n.plus.Load(); c != nil {
 				stack = append(stack, c)
 			}

@@ -3,6 +3,7 @@ package router
 import (
 	"fmt"
 	"math/rand/v2"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -140,7 +141,7 @@ func TestConcurrentMatchChurn(t *testing.T) {
 // TestHAMT checks insert, lookup, remove and iteration over many keys, and
 // that removals prune the structure back to empty.
 func TestHAMT(t *testing.T) {
-	var root *hnode
+	var root hnode
 	const n = 20000
 	nodes := make([]*tnode, n)
 	for i := range nodes {
@@ -157,7 +158,7 @@ func TestHAMT(t *testing.T) {
 		t.Fatal("found absent key")
 	}
 	count := 0
-	hrange(root, func(*tnode) bool { count++; return true })
+	hrange(root, 0, func(*tnode) bool { count++; return true })
 	if count != n {
 		t.Fatalf("hrange visited %d, want %d", count, n)
 	}
@@ -175,7 +176,7 @@ func TestHAMT(t *testing.T) {
 	for i := 1; i < n; i += 2 {
 		root, _ = hremove(root, 0, nodes[i])
 	}
-	if root != nil {
+	if root.p != nil {
 		t.Fatal("HAMT not empty after removing every key")
 	}
 }
@@ -183,7 +184,7 @@ func TestHAMT(t *testing.T) {
 // TestHAMTFullCollision forces keys with identical 64-bit hashes into the
 // collision nodes below the last level.
 func TestHAMTFullCollision(t *testing.T) {
-	var root *hnode
+	var root hnode
 	a := &tnode{path: "a", hash: 42}
 	b := &tnode{path: "b", hash: 42}
 	c := &tnode{path: "c", hash: 42}
@@ -204,7 +205,7 @@ func TestHAMTFullCollision(t *testing.T) {
 	}
 	root, _ = hremove(root, 0, a)
 	root, _ = hremove(root, 0, c)
-	if root != nil {
+	if root.p != nil {
 		t.Fatal("not empty")
 	}
 }
@@ -341,5 +342,47 @@ func TestNodeSizes(t *testing.T) {
 	}
 	if s := unsafe.Sizeof(subList{}); s > 128 {
 		t.Errorf("subList is %d bytes, want <= 128", s)
+	}
+}
+
+// TestHAMTRandomized compares the HAMT with a map under random inserts and
+// removes, with hashes drawn from a tiny set so that shared prefixes, full
+// 64-bit collisions and collapsing leaves are all exercised.
+func TestHAMTRandomized(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 7))
+	hashes := []uint64{0, 1, 32, 1 << 63, 1<<63 | 1, 42, 42 | 1<<40}
+	var root hnode
+	live := map[string]*tnode{}
+	for step := 0; step < 20000; step++ {
+		k := "k" + strconv.Itoa(rng.IntN(200))
+		if nd, ok := live[k]; ok && rng.IntN(2) == 0 {
+			var removed bool
+			if root, removed = hremove(root, 0, nd); !removed {
+				t.Fatalf("step %d: remove %s failed", step, k)
+			}
+			delete(live, k)
+		} else if !ok {
+			nd := &tnode{path: k, hash: hashes[rng.IntN(len(hashes))]}
+			root = hinsert(root, 0, nd)
+			live[k] = nd
+		}
+		if step%500 == 0 {
+			n := 0
+			hrange(root, 0, func(l *tnode) bool {
+				if live[l.key()] != l {
+					t.Fatalf("step %d: stray leaf %s", step, l.key())
+				}
+				n++
+				return true
+			})
+			if n != len(live) {
+				t.Fatalf("step %d: %d leaves, want %d", step, n, len(live))
+			}
+			for k, nd := range live {
+				if hget(root, nd.hash, k) != nd {
+					t.Fatalf("step %d: %s not found", step, k)
+				}
+			}
+		}
 	}
 }
