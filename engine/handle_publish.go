@@ -110,7 +110,9 @@ func (c *client) handlePublish(w *worker, p *codec.Packet) error {
 		*r = pubRef{}
 		*m = router.Message{}
 		if n == 0 {
-			w.ms.Dropped(p.QoS, metrics.DropNoSubscribers)
+			if !p.Retain { // a retained message is kept, not lost
+				w.ms.Dropped(p.QoS, metrics.DropNoSubscribers)
+			}
 			if c.version == codec.V5 {
 				reason = codec.NoMatchingSubscribers
 			}
