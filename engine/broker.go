@@ -20,6 +20,7 @@ import (
 	"github.com/tsubame-mq/tsubame/engine/auth"
 	"github.com/tsubame-mq/tsubame/engine/config"
 	"github.com/tsubame-mq/tsubame/engine/metrics"
+	"github.com/tsubame-mq/tsubame/engine/store"
 	"github.com/tsubame-mq/tsubame/engine/ws"
 	"github.com/tsubame-mq/tsubame/router"
 )
@@ -84,7 +85,8 @@ type Broker struct {
 	metrics *metrics.Metrics
 
 	router   *router.Router
-	retained *router.Retained
+	retained store.Retained // in memory today; see engine/store for the seam
+	stored   store.Sessions
 	sessions registry
 
 	wheel  *keepaliveWheel
@@ -142,6 +144,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Broker, error) {
 		log:      log,
 		router:   router.New(),
 		retained: router.NewRetained(),
+		stored:   store.Memory{},
 		byPort:   make(map[int]*listener),
 		tlsConns: make(map[*goTransport]struct{}),
 	}

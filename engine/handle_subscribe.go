@@ -74,6 +74,7 @@ func (c *client) handleSubscribe(w *worker, p *codec.Packet) error {
 			retained = append(retained, retainReq{filter: filter, qos: granted, opts: opts})
 		}
 	}
+	c.saveSession()
 	ack := codec.Packet{Type: codec.SUBACK, Version: c.version, PacketID: p.PacketID, ReasonCodes: codes} // [MQTT-3.8.4-1] [MQTT-3.8.4-2]
 	buf := codec.Encode(w.scratch[:0], &ack)
 	c.send(w, buf)
@@ -122,6 +123,7 @@ func (c *client) handleUnsubscribe(w *worker, p *codec.Packet) error {
 			}
 		}
 	}
+	c.saveSession()
 	ack := codec.Packet{Type: codec.UNSUBACK, Version: c.version, PacketID: p.PacketID, ReasonCodes: codes}
 	buf := codec.Encode(w.scratch[:0], &ack)
 	c.send(w, buf)
@@ -154,4 +156,14 @@ func (c *client) handleDisconnect(w *worker, p *codec.Packet) error {
 	c.setReason(metrics.CloseNormal)
 	c.state = stateClosing // [MQTT-3.14.4-1]
 	return nil
+}
+
+// saveSession hands a persistent session's new subscriptions to the store.
+func (c *client) saveSession() {
+	s := c.sess
+	s.mu.Lock()
+	if s.expiry > 0 {
+		c.b.stored.Saved(s.recordLocked())
+	}
+	s.mu.Unlock()
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/tsubame-mq/tsubame/codec"
 	"github.com/tsubame-mq/tsubame/engine/metrics"
+	"github.com/tsubame-mq/tsubame/engine/store"
 	"github.com/tsubame-mq/tsubame/router"
 )
 
@@ -122,6 +123,9 @@ func (b *Broker) attach(w *worker, c *client, clean bool, expiry uint32, receive
 		s.resendLocked(w, c)
 		s.pumpLocked(w)
 	}
+	if s.expiry > 0 {
+		b.stored.Saved(s.recordLocked())
+	}
 	s.mu.Unlock()
 
 	if oldClient != nil {
@@ -206,7 +210,17 @@ func (b *Broker) endSession(s *Session, gen uint64) {
 	}
 	s.mu.Unlock()
 	sh.mu.Unlock()
+	b.stored.Deleted(s.id)
 	b.dropSubscriptions(s)
+}
+
+// recordLocked is the persistent form of s. s.mu held.
+func (s *Session) recordLocked() *store.SessionRecord {
+	rec := &store.SessionRecord{ClientID: s.id, Username: s.username, Version: s.version, ExpirySeconds: s.expiry}
+	for f, o := range s.subs {
+		rec.Subscriptions = append(rec.Subscriptions, store.Subscription{Filter: f, Opts: o})
+	}
+	return rec
 }
 
 // dropSubscriptions removes every subscription of an ended session from the
