@@ -49,6 +49,8 @@ type brokerOpts struct {
 	acl       string            // ACL file contents, "" none
 	anonymous *bool             // auth.allow_anonymous
 	maxPacket uint32
+	// connectTimeout overrides mqtt.connect_timeout (default 10s).
+	connectTimeout time.Duration
 }
 
 // startBroker writes the auth files into a temporary directory, starts the
@@ -87,6 +89,9 @@ func startBroker(t testing.TB, o brokerOpts) *engine.Broker {
 		cfg.Auth.ACLFile = f
 	}
 	cfg.Auth.AllowAnonymous = o.anonymous
+	if o.connectTimeout != 0 {
+		cfg.MQTT.ConnectTimeout = config.Duration(o.connectTimeout)
+	}
 	if o.maxPacket != 0 {
 		cfg.MQTT.MaxPacketSize = o.maxPacket
 	}
