@@ -206,6 +206,12 @@ func (c *client) feed(w *worker, b []byte) (int, error) {
 	off := 0
 	maxSize := int(c.b.lim.maxPacketSize)
 	for off < len(b) && c.state != stateClosing {
+		if c.version == 0 {
+			// A fixed-header error returns before Decode resets w.pkt, and
+			// connectError answers by w.pkt.Version: never let it be the
+			// level of another client's packet on this loop.
+			w.pkt.Version = 0
+		}
 		n, err := codec.Decode(b[off:], c.version, maxSize, &w.pkt)
 		if err != nil {
 			return off, err
