@@ -432,4 +432,3 @@ func show(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
 }
-
