@@ -376,7 +376,8 @@ type wsConn struct {
 	raw       net.Conn
 	br        *bufio.Reader
 	pending   []byte
-	closeCode int // status of a received close frame, 0 none
+	rbuf      []byte // reused frame payload buffer
+	closeCode int    // status of a received close frame, 0 none
 }
 
 // wsKey is the fixed Sec-WebSocket-Key of the RFC 6455 example.
@@ -510,7 +511,10 @@ func (w *wsConn) readFrame() (op byte, payload []byte, err error) {
 	if n > 1<<26 {
 		return 0, nil, fmt.Errorf("server frame of %d bytes", n)
 	}
-	payload = make([]byte, n)
+	if uint64(cap(w.rbuf)) < n {
+		w.rbuf = make([]byte, n)
+	}
+	payload = w.rbuf[:n] // valid until the next readFrame
 	if _, err = io.ReadFull(w.br, payload); err != nil {
 		return 0, nil, err
 	}
