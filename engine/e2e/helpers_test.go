@@ -95,6 +95,13 @@ func startBroker(t testing.TB, o brokerOpts) *engine.Broker {
 	if o.maxPacket != 0 {
 		cfg.MQTT.MaxPacketSize = o.maxPacket
 	}
+	return startConfig(t, cfg)
+}
+
+// startConfig starts a broker with cfg and stops it when the test ends.
+// TSUBAME_TEST_LOG=1 shows its log.
+func startConfig(t testing.TB, cfg *config.Config) *engine.Broker {
+	t.Helper()
 	var logOut io.Writer = io.Discard
 	if os.Getenv("TSUBAME_TEST_LOG") != "" {
 		logOut = os.Stderr

@@ -1,14 +1,19 @@
 package e2e
 
 import (
+	"bytes"
 	"crypto/tls"
 	"net"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/tsubame-mq/tsubame/codec"
+	"github.com/tsubame-mq/tsubame/engine/auth"
 	"github.com/tsubame-mq/tsubame/engine/config"
 )
 
@@ -135,4 +140,47 @@ func TestTutorialMosquittoPub(t *testing.T) {
 		t.Fatalf("mosquitto_pub with a wrong password succeeded: %s", out)
 	}
 	sub.expectNothing(300 * time.Millisecond)
+}
+
+// TestTutorialConfigFile starts the broker from the README's files
+// (tools/tutorial/tsubame.yaml and acl, a password file made with
+// `tsubame passwd -c -b`), on free loopback ports, and runs the tutorial.
+func TestTutorialConfigFile(t *testing.T) {
+	dir := t.TempDir()
+	for _, f := range []string{"tsubame.yaml", "acl"} {
+		b, err := os.ReadFile(filepath.Join("../../tools/tutorial", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, f), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var out, errOut bytes.Buffer
+	if rc := auth.PasswdMain([]string{"-c", "-b", filepath.Join(dir, "passwd"), tutorialUser, tutorialPassword}, strings.NewReader(""), &out, &errOut); rc != 0 {
+		t.Fatalf("tsubame passwd: exit %d: %s", rc, errOut.String())
+	}
+	cfg, err := config.Load(filepath.Join(dir, "tsubame.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Listeners) != 2 || cfg.Listeners[0].Type != config.TypeTCP || cfg.Listeners[1].Type != config.TypeWS {
+		t.Fatalf("tutorial listeners %+v, want tcp and ws", cfg.Listeners)
+	}
+	for i := range cfg.Listeners {
+		cfg.Listeners[i].Address = "127.0.0.1:0"
+	}
+	cfg.Admin.Address = ""
+	cfg.SysInterval = 0
+	b := startConfig(t, cfg)
+
+	anon := dialWS(t, b.Addr(config.TypeWS), "/mqtt", codec.V311)
+	if rc := anon.connect(connectPacket(codec.V311, "anon", "", "")); rc != codec.ConnRefusedNotAuthorized {
+		t.Fatalf("anonymous CONNACK %#x, want 5", rc)
+	}
+	sub := dialWS(t, b.Addr(config.TypeWS), "/mqtt", codec.V311)
+	sub.mustConnect("browser", tutorialUser, tutorialPassword)
+	sub.subscribe(1, 1, tutorialTopic)
+	publishTutorial(t, b.Addr(config.TypeTCP))
+	expectTutorialMessage(t, sub, 1)
 }
