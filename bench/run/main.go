@@ -250,7 +250,7 @@ func writeReport(o Options, recs []Record, machine *Machine, log func(string, ..
 	if err != nil {
 		return fmt.Errorf("read %s: %w", o.Out, err)
 	}
-	text, err := ReplaceBetween(string(doc), BenchBegin, BenchEnd, Tables(sum, brokers, reps))
+	text, err := ReplaceBetween(string(doc), BenchBegin, BenchEnd, Tables(sum, recs, brokers, reps))
 	if err != nil {
 		return fmt.Errorf("%s: %w", o.Out, err)
 	}

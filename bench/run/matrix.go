@@ -57,8 +57,13 @@ type Record struct {
 	Result   *Result `json:"result,omitempty"`
 }
 
-// OK reports whether the run produced a usable measurement.
-func (r Record) OK() bool { return r.Error == "" && r.Result != nil && r.Result.Failure == "" }
+// OK reports whether the run produced a measurement. A run that loadgen
+// judged failed (Result.Failure, e.g. QoS 1 messages dropped by a full
+// queue) still measured something: it counts, and the report flags it.
+func (r Record) OK() bool { return r.Error == "" && r.Result != nil }
+
+// Flagged reports whether loadgen judged the run failed.
+func (r Record) Flagged() bool { return r.Result != nil && r.Result.Failure != "" }
 
 // Metric is one figure a scenario reports.
 type Metric struct {

@@ -30,8 +30,9 @@ const subject, ceiling = "tsubame", "ceiling"
 // Cell is the aggregate of one metric for one broker in one scenario.
 type Cell struct {
 	Median, Min, Max float64
-	N                int  // successful runs
-	Failed           int  // runs with an error or a loadgen failure
+	N                int  // runs that measured something
+	Failed           int  // runs that measured nothing (broker or loadgen error)
+	Flagged          int  // measured runs that loadgen judged failed (loss, duplicates)
 	NA               bool // the broker does not take this scenario
 }
 
@@ -62,13 +63,16 @@ func Summarize(recs []Record, brokers []string) *Summary {
 	sum := &Summary{Cells: map[string]map[string]map[string]*Cell{}}
 	type key struct{ sc, br string }
 	ok := map[key][]*Result{}
-	failed := map[key]int{}
+	failed, flagged := map[key]int{}, map[key]int{}
 	seen := map[key]bool{}
 	for _, r := range recs {
 		k := key{r.Scenario, r.Broker}
 		seen[k] = true
 		if r.OK() {
 			ok[k] = append(ok[k], r.Result)
+			if r.Flagged() {
+				flagged[k]++
+			}
 		} else {
 			failed[k]++
 		}
@@ -87,7 +91,7 @@ func Summarize(recs []Record, brokers []string) *Summary {
 				case !seen[k]:
 					continue
 				default:
-					c = &Cell{Failed: failed[k], N: len(ok[k])}
+					c = &Cell{Failed: failed[k], Flagged: flagged[k], N: len(ok[k])}
 					vs := make([]float64, 0, len(ok[k]))
 					for _, res := range ok[k] {
 						vs = append(vs, m.Get(res))
@@ -127,6 +131,9 @@ func cellText(c *Cell, m Metric) string {
 	s := m.Format(c.Median)
 	if c.Failed > 0 {
 		s += fmt.Sprintf(" (%d failed)", c.Failed)
+	}
+	if c.Flagged > 0 {
+		s += fmt.Sprintf(" ⚠%d", c.Flagged)
 	}
 	return s
 }
@@ -184,10 +191,41 @@ func Ratio(t, best float64, higher bool) string {
 	return fmt.Sprintf("×%.2f %s", f, word)
 }
 
+// Flags lists, per scenario and broker, the runs that failed or that loadgen
+// flagged, with the first reason given; in matrix and broker order.
+func Flags(recs []Record, brokers []string) []string {
+	type key struct{ sc, br string }
+	count := map[key]int{}
+	reason := map[key]string{}
+	for _, r := range recs {
+		why := r.Error
+		if why == "" && r.Flagged() {
+			why = r.Result.Failure
+		}
+		if why == "" {
+			continue
+		}
+		k := key{r.Scenario, r.Broker}
+		if count[k] == 0 {
+			reason[k] = firstLine(why)
+		}
+		count[k]++
+	}
+	var out []string
+	for _, sc := range Matrix {
+		for _, br := range brokers {
+			if n := count[key{sc.ID, br}]; n > 0 {
+				out = append(out, fmt.Sprintf("%s · %s: %d run(s): %s", sc.ID, br, n, reason[key{sc.ID, br}]))
+			}
+		}
+	}
+	return out
+}
+
 // Tables renders the markdown that goes between the bench markers.
-func Tables(sum *Summary, brokers []string, reps int) string {
+func Tables(sum *Summary, recs []Record, brokers []string, reps int) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "Medians over %d repetition(s). \"n/a\": the broker does not take the row (the ceiling relays QoS 0 over TCP only); \"failed\": every run failed; \"–\": not run.\n\n", reps)
+	fmt.Fprintf(&b, "Medians over %d repetition(s). \"n/a\": the broker does not take the row (the ceiling relays QoS 0 over TCP only); \"failed\": no run measured anything; \"⚠N\": N runs that loadgen judged failed (listed below the tables) are in the median; \"–\": not run.\n\n", reps)
 	b.WriteString("| scenario | metric | better |")
 	for _, br := range brokers {
 		fmt.Fprintf(&b, " %s |", br)
@@ -256,6 +294,12 @@ func Tables(sum *Summary, brokers []string, reps int) string {
 				fmt.Fprintf(&b, " %s–%s (n=%d) |", m.Format(c.Min), m.Format(c.Max), c.N)
 			}
 			b.WriteString("\n")
+		}
+	}
+	if flags := Flags(recs, brokers); len(flags) > 0 {
+		b.WriteString("\nRuns that failed (\"failed\", \"(N failed)\") or that loadgen flagged (⚠), with the first reason:\n\n")
+		for _, f := range flags {
+			b.WriteString("- " + f + "\n")
 		}
 	}
 	b.WriteString("\n![throughput](bench/charts/throughput.svg)\n\n![latency](bench/charts/latency.svg)\n")
