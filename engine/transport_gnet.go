@@ -49,7 +49,11 @@ func (h *gnetHandler) OnTraffic(gc gnet.Conn) gnet.Action {
 	w.tick()
 	buf, _ := gc.Peek(-1)
 	n, closeNow := c.input(w, buf)
-	_, _ = gc.Discard(n)
+	if n > 0 {
+		// Discard(0) discards everything buffered: a packet that spans
+		// reads (any packet over the 64 KiB read buffer) would be cut.
+		_, _ = gc.Discard(n)
+	}
 	w.flushTurn()
 	if closeNow {
 		return gnet.Close
