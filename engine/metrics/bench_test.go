@@ -45,6 +45,29 @@ func BenchmarkCounters(b *testing.B) {
 			}
 		})
 	})
+	// One delivery's counters, counted one by one or batched in a Tally
+	// folded every 64 deliveries (a fan-out turn).
+	b.Run("op=delivery/mode=atomic", func(b *testing.B) {
+		b.ReportAllocs()
+		s := New(Config{Shards: 1}).Shard(0)
+		for i := 0; i < b.N; i++ {
+			s.PacketOut(codec.PUBLISH)
+			s.Delivered(0)
+			s.ObserveLatency(0)
+		}
+	})
+	b.Run("op=delivery/mode=tally", func(b *testing.B) {
+		b.ReportAllocs()
+		s := New(Config{Shards: 1}).Shard(0)
+		var t Tally
+		for i := 0; i < b.N; i++ {
+			s.Delivery(&t, 0, 0)
+			if i&63 == 63 {
+				s.Fold(&t)
+			}
+		}
+		s.Fold(&t)
+	})
 	b.Run("op=packet_in/serial", func(b *testing.B) {
 		b.ReportAllocs()
 		s := New(Config{Shards: 1}).Shard(0)

@@ -50,3 +50,39 @@ func TestDisabledCountsNothingOnShards(t *testing.T) {
 		}
 	}
 }
+
+// TestTallyFoldsIntoShard checks that deliveries batched in a Tally reach
+// the shard's delivered, PUBLISH-sent and latency counters only at Fold,
+// exactly once, and that a Disabled shard counts none.
+func TestTallyFoldsIntoShard(t *testing.T) {
+	for _, disabled := range []bool{false, true} {
+		m := New(Config{Shards: 1, Disabled: disabled})
+		s := m.Shard(0)
+		var tl Tally
+		s.Delivery(&tl, 0, 0)
+		s.Delivery(&tl, 1, 5000)
+		s.Delivery(&tl, 2, -7) // a clock step counts as 0
+		s.Delivery(&tl, 1, 3<<20)
+		var tot Totals
+		m.Read(&tot)
+		if tot.DeliveredTotal() != 0 {
+			t.Fatalf("disabled=%v: deliveries visible before Fold: %d", disabled, tot.DeliveredTotal())
+		}
+		s.Fold(&tl)
+		s.Fold(&tl) // a second fold adds nothing
+		m.Read(&tot)
+		var h HistogramSnapshot
+		m.Latency(&h)
+		got := []uint64{tot.Delivered[0], tot.Delivered[1], tot.Delivered[2], tot.PacketsOut[codec.PUBLISH], h.Count(), h.Sum, h.Counts[0], h.Counts[bucketOf(5000)], h.Counts[bucketOf(3<<20)]}
+		want := []uint64{1, 2, 1, 4, 4, 5000 + 3<<20, 2, 1, 1}
+		if disabled {
+			want = make([]uint64, len(want))
+		}
+		for i := range want {
+			if got[i] != want[i] {
+				t.Errorf("disabled=%v: %v, want %v", disabled, got, want)
+				break
+			}
+		}
+	}
+}
