@@ -37,7 +37,8 @@ type worker struct {
 	idx int            // index in Broker.loops for event-loop workers, -1 otherwise
 	el  gnet.EventLoop // nil for goroutine workers
 
-	ms *metrics.Shard // this worker's counters
+	ms    *metrics.Shard // this worker's counters
+	tally metrics.Tally  // per-delivery counters of this turn, folded into ms by flushTurn
 
 	now    int64 // unix nanoseconds at the start of the current turn
 	nowSec int64
@@ -97,6 +98,7 @@ func (w *worker) flushTurn() {
 		return
 	}
 	w.flushing = true
+	w.ms.Fold(&w.tally) // the turn's deliveries become visible to readers
 	for len(w.dirty) > 0 {
 		dirty := w.dirty
 		w.dirty = w.spare[:0]
