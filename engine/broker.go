@@ -112,6 +112,54 @@ type Broker struct {
 	tlsConns map[*goTransport]struct{}
 
 	admin *admin.Server
+
+	holdHigh, holdLow int        // queue marks for holding publishers' acknowledgements
+	holding           holdingSet // sessions holding acknowledgements, for the holdMax timeout
+}
+
+// holdingSet tracks sessions that hold publishers' acknowledgements so the
+// housekeeping tick can release holds older than holdMax.
+type holdingSet struct {
+	mu sync.Mutex
+	m  map[*Session]struct{}
+}
+
+func (h *holdingSet) add(s *Session) {
+	h.mu.Lock()
+	if h.m == nil {
+		h.m = make(map[*Session]struct{})
+	}
+	h.m[s] = struct{}{}
+	h.mu.Unlock()
+}
+
+// expire releases holds older than holdMax, and forgets sessions that hold
+// nothing any more.
+func (b *Broker) expireHolds(now int64) {
+	b.holding.mu.Lock()
+	list := make([]*Session, 0, len(b.holding.m))
+	for s := range b.holding.m {
+		list = append(list, s)
+	}
+	b.holding.mu.Unlock()
+	if len(list) == 0 {
+		return
+	}
+	b.sys.run(func(w *worker) {
+		for _, s := range list {
+			s.mu.Lock()
+			if len(s.waiters) > 0 && now-s.holdSince >= int64(holdMax) {
+				s.releaseLocked(w)
+			}
+			idle := len(s.waiters) == 0
+			s.mu.Unlock()
+			if idle {
+				b.holding.mu.Lock()
+				delete(b.holding.m, s)
+				b.holding.mu.Unlock()
+			}
+		}
+	})
 }
 
 // listener is one configured endpoint.
@@ -155,6 +203,9 @@ func New(cfg *config.Config, log *slog.Logger) (*Broker, error) {
 		Sessions:      func() int64 { return int64(b.sessions.count()) },
 	})
 	b.wheel = newKeepaliveWheel(b)
+	// Hold publishers' acknowledgements well before a queue could drop.
+	b.holdHigh = max(8, min(4*int(b.lim.receiveMaximum), b.lim.maxQueued/2))
+	b.holdLow = max(1, b.holdHigh/2)
 	b.sys.w = newWorker(b, -1, nil)
 	b.sys.w.ms = b.metrics.Shard(runtime.GOMAXPROCS(0))
 	empty := []*worker{}

@@ -106,6 +106,7 @@ func (c *client) handlePublish(w *worker, p *codec.Packet) error {
 		if p.Retain {
 			b.storeRetained(r.keep()) // [MQTT-3.3.1-5]
 		}
+		w.congested = w.congested[:0]
 		n := b.route(w, r, c.sess)
 		*r = pubRef{}
 		*m = router.Message{}
@@ -118,13 +119,70 @@ func (c *client) handlePublish(w *worker, p *codec.Packet) error {
 			}
 		}
 	}
-	switch p.QoS {
-	case 1:
-		c.sendAck(w, codec.PUBACK, p.PacketID, reason) // [MQTT-4.3.2-4]
-	case 2:
-		c.sendAck(w, codec.PUBREC, p.PacketID, reason) // [MQTT-4.3.3-9]
+	t := codec.PUBACK // [MQTT-4.3.2-4]
+	if p.QoS == 2 {
+		t = codec.PUBREC // [MQTT-4.3.3-9]
+	}
+	if p.QoS > 0 && (reason != codec.Success || !c.holdAck(w, t, p.PacketID)) {
+		c.sendAck(w, t, p.PacketID, reason)
 	}
 	return nil
+}
+
+// holdAck holds the acknowledgement of a publish that went into congested
+// subscriber queues (see ackHold). It reports false when nothing was
+// congested and the caller acknowledges as usual. Otherwise whoever takes
+// ackHold.left to zero (a draining queue, or this function for a queue that
+// drained already) sends the acknowledgement, exactly once.
+func (c *client) holdAck(w *worker, t codec.PacketType, id uint16) bool {
+	if len(w.congested) == 0 {
+		return false
+	}
+	h := &ackHold{c: c, t: t, id: id}
+	h.left.Store(int32(len(w.congested)))
+	for i, s := range w.congested {
+		s.mu.Lock()
+		if s.queue.len() >= c.b.holdLow && s.client.Load() != nil {
+			if len(s.waiters) == 0 {
+				s.holdSince = w.now
+				c.b.holding.add(s)
+			}
+			s.waiters = append(s.waiters, h)
+		} else if h.left.Add(-1) == 0 {
+			c.sendAck(w, t, id, 0)
+		}
+		s.mu.Unlock()
+		w.congested[i] = nil
+	}
+	w.congested = w.congested[:0]
+	return true
+}
+
+// handlePubrel completes an inbound QoS 2 flow [MQTT-4.3.3-11].
+func (c *client) handlePubrel(w *worker, p *codec.Packet) error {
+	s := c.sess
+	reason := byte(codec.PacketIDNotFound)
+	s.mu.Lock()
+	for i, id := range s.inQoS2 {
+		if id == p.PacketID {
+			s.inQoS2 = append(s.inQoS2[:i], s.inQoS2[i+1:]...)
+			reason = codec.Success
+			break
+		}
+	}
+	s.mu.Unlock()
+	c.sendAck(w, codec.PUBCOMP, p.PacketID, reason) // [MQTT-4.3.3-12]
+	return nil
+}
+
+// handleOutboundAck handles PUBACK, PUBREC and PUBCOMP for messages the
+// server sent.
+func (c *client) handleOutboundAck(w *worker, p *codec.Packet) error {
+	s := c.sess
+	s.mu.Lock()
+	err := s.ackLocked(w, c, p.Type, p.PacketID, p.ReasonCode)
+	s.mu.Unlock()
+	return err
 }
 
 // storeRetained sets or, for an empty payload, deletes the retained message
@@ -167,31 +225,4 @@ func (b *Broker) route(w *worker, r *pubRef, from *Session) int {
 		n++
 	}
 	return n
-}
-
-// handlePubrel completes an inbound QoS 2 flow [MQTT-4.3.3-11].
-func (c *client) handlePubrel(w *worker, p *codec.Packet) error {
-	s := c.sess
-	reason := byte(codec.PacketIDNotFound)
-	s.mu.Lock()
-	for i, id := range s.inQoS2 {
-		if id == p.PacketID {
-			s.inQoS2 = append(s.inQoS2[:i], s.inQoS2[i+1:]...)
-			reason = codec.Success
-			break
-		}
-	}
-	s.mu.Unlock()
-	c.sendAck(w, codec.PUBCOMP, p.PacketID, reason) // [MQTT-4.3.3-12]
-	return nil
-}
-
-// handleOutboundAck handles PUBACK, PUBREC and PUBCOMP for messages the
-// server sent.
-func (c *client) handleOutboundAck(w *worker, p *codec.Packet) error {
-	s := c.sess
-	s.mu.Lock()
-	err := s.ackLocked(w, c, p.Type, p.PacketID, p.ReasonCode)
-	s.mu.Unlock()
-	return err
 }

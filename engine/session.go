@@ -40,6 +40,42 @@ type Session struct {
 	connected      bool
 	disconnectedAt int64
 	ended          bool
+	waiters        []*ackHold // publishers' acknowledgements held while this queue drains
+	holdSince      int64      // when the oldest waiter was added, unix nanoseconds
+}
+
+// ackHold is an acknowledgement (PUBACK or PUBREC) a publisher is owed for a
+// message that went into queues of subscribers that were not keeping up.
+//
+// Honest QoS: acknowledging a QoS 1/2 message and then dropping it from a
+// full queue would lose it silently. Instead, when a connected subscriber's
+// queue passes the high-water mark, the publisher's acknowledgement is held
+// until the queue is back under the low-water mark. The publisher's own
+// inflight window then slows it to the pace of its subscribers, which is
+// the flow control MQTT offers [MQTT-4.9.0-1]. A hold lasts at most holdMax:
+// a subscriber that stops acknowledging cannot stall its publishers for
+// longer; past that, the bounded queue drops and counts as before.
+type ackHold struct {
+	c    *client
+	t    codec.PacketType
+	id   uint16
+	left atomic.Int32 // congested queues still above the low-water mark
+}
+
+// holdMax bounds how long an acknowledgement is held.
+const holdMax = 2 * time.Second
+
+// releaseLocked sends the held acknowledgements this queue was keeping back.
+// s.mu held (lock order Session.mu -> publisher's client.mu is allowed).
+func (s *Session) releaseLocked(w *worker) {
+	for i, h := range s.waiters {
+		if h.left.Add(-1) == 0 {
+			h.c.sendAck(w, h.t, h.id, 0)
+		}
+		s.waiters[i] = nil
+	}
+	s.waiters = s.waiters[:0]
+	s.holdSince = 0
 }
 
 // SubscriberID implements router.Subscriber.
@@ -159,6 +195,9 @@ func (s *Session) deliver(w *worker, r *pubRef, qos byte, retain bool, subIDs []
 		return // a clean session that is going away
 	}
 	s.enqueueLocked(w, r.keep(), qos, retain, subIDs)
+	if c != nil && s.queue.len() >= s.b.holdHigh {
+		w.congested = append(w.congested, s)
+	}
 	s.mu.Unlock()
 }
 
@@ -181,8 +220,18 @@ func keepIDs(ids []uint32) []uint32 {
 // max_queued_bytes; what does not fit is dropped and counted. s.mu held.
 func (s *Session) enqueueLocked(w *worker, m *router.Message, qos byte, retain bool, subIDs []uint32) {
 	lim := &s.b.lim
-	if (lim.maxQueued > 0 && s.queue.len() >= lim.maxQueued) ||
-		(lim.maxQueuedBytes > 0 && s.queue.bytes+msgSize(m) > lim.maxQueuedBytes) {
+	// A connected subscriber's queue may run past max_queued_messages by
+	// what its publishers still have unacknowledged: those acknowledgements
+	// are held (see ackHold), so the publishers are about to slow down and
+	// dropping would lose messages they were told nothing about. The
+	// overflow is itself capped so a publisher that ignores its window
+	// cannot grow memory without bound.
+	maxQ, maxB := lim.maxQueued, lim.maxQueuedBytes
+	if s.client.Load() != nil {
+		maxQ, maxB = 4*maxQ, 4*maxB
+	}
+	if (maxQ > 0 && s.queue.len() >= maxQ) ||
+		(maxB > 0 && s.queue.bytes+msgSize(m) > maxB) {
 		w.ms.Dropped(qos, metrics.DropQueueFull)
 		return
 	}
@@ -222,7 +271,7 @@ func (s *Session) pumpLocked(w *worker) {
 	for s.queue.len() > 0 {
 		head := &s.queue.buf[s.queue.head]
 		if head.qos > 0 && len(s.inflight) >= int(s.receiveMax) {
-			return
+			break
 		}
 		q := s.queue.pop()
 		w.ms.AddQueued(-1)
@@ -238,6 +287,9 @@ func (s *Session) pumpLocked(w *worker) {
 		s.inflight = append(s.inflight, inflightMsg{msg: q.msg, subIDs: q.subIDs, id: id, qos: q.qos, retain: q.retain, state: stateFor(q.qos)})
 		w.ms.AddInflight(1)
 		c.sendPublish(w, q.msg, q.qos, id, q.retain, q.subIDs, false)
+	}
+	if len(s.waiters) > 0 && s.queue.len() < s.b.holdLow {
+		s.releaseLocked(w)
 	}
 }
 

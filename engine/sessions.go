@@ -150,6 +150,7 @@ func (b *Broker) detach(w *worker, c *client) {
 		s.disconnectedAt = w.now
 		gen = s.gen
 		expiry = s.expiry
+		s.releaseLocked(w) // an offline queue does not hold publishers back
 	}
 	s.mu.Unlock()
 

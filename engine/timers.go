@@ -154,6 +154,7 @@ func (b *Broker) housekeeping(stop <-chan struct{}) {
 			}
 			last = sec
 			b.timers.run(now.UnixNano())
+			b.expireHolds(now.UnixNano())
 		}
 	}
 }

@@ -43,12 +43,13 @@ type worker struct {
 	now    int64 // unix nanoseconds at the start of the current turn
 	nowSec int64
 
-	pkt     codec.Packet   // decode target, reused for every inbound packet
-	matches router.Matches // router result buffer, reused per publish
-	msg     router.Message // the message being published, while it is routed
-	ref     pubRef
-	props   codec.Properties
-	scratch []byte
+	pkt       codec.Packet   // decode target, reused for every inbound packet
+	matches   router.Matches // router result buffer, reused per publish
+	msg       router.Message // the message being published, while it is routed
+	ref       pubRef
+	congested []*Session // connected subscribers whose queue passed the high-water mark in this publish
+	props     codec.Properties
+	scratch   []byte
 
 	dirty    []*client   // clients this worker owns with pending output
 	spare    []*client   // the other half of dirty's double buffer
