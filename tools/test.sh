@@ -75,11 +75,11 @@ apt_install() {
 # Debian packages (e.g. apt_install chromium nodejs npm) and keeping the same
 # rule: touch nothing when everything is already present.
 browser_deps_wanted() {
-	return 1 # no browser tests yet: change to "return 0" (or a real check) when they land
+	return 0 # engine/e2e and engine/adminlive drive Debian's chromium with playwright-core
 }
 
 install_browser_deps() {
-	: # e.g. apt_install chromium nodejs npm && (cd engine/ws/browser && npm ci --no-audit --no-fund)
+	bash tools/e2e-deps.sh
 }
 # <<< BROWSER TEST DEPENDENCIES ------------------------------------------------
 
