@@ -133,7 +133,8 @@ func run(args []string, stdout io.Writer) error {
 	}
 	defer os.RemoveAll(tmp)
 	if o.Raw == "" {
-		o.Raw = filepath.Join(tmp, "results.jsonl")
+		// Outside tmp, so the measurements survive a report that fails.
+		o.Raw = filepath.Join(os.TempDir(), "tsubame-bench-"+time.Now().UTC().Format("20060102-150405")+".jsonl")
 	}
 	if quick && !explicitOut {
 		o.Out = filepath.Join(os.TempDir(), "tsubame-BENCHMARKS.quick.md")
@@ -143,6 +144,12 @@ func run(args []string, stdout io.Writer) error {
 		if o.Charts == "" {
 			o.Charts = filepath.Join(os.TempDir(), "tsubame-bench-charts")
 		}
+	}
+	// Fail now, not after an hour of runs, if the report cannot be written.
+	if doc, err := os.ReadFile(o.Out); err != nil {
+		return fmt.Errorf("read %s: %w", o.Out, err)
+	} else if _, err := ReplaceBetween(string(doc), BenchBegin, BenchEnd, ""); err != nil {
+		return fmt.Errorf("%s: %w", o.Out, err)
 	}
 	raiseFileLimit(log)
 

@@ -296,3 +296,29 @@ func TestMosquittoConfStarts(t *testing.T) {
 		t.Fatalf("CONNACK %x, %v: anonymous access must be accepted", ack, err)
 	}
 }
+
+func TestRunRejectsBadFlagsBeforeRunning(t *testing.T) {
+	root := t.TempDir()
+	noMarkers := filepath.Join(root, "B.md")
+	_ = os.WriteFile(noMarkers, []byte("# nothing to replace\n"), 0o644)
+	cases := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"unknown scenario", []string{"-only", "fanout,nope"}, `unknown scenario "nope"`},
+		{"unknown broker", []string{"-brokers", "tsubame,emqx"}, `unknown broker "emqx"`},
+		{"zero reps", []string{"-reps", "0"}, "need at least 1"},
+		{"missing report file", []string{"-out", filepath.Join(root, "missing.md")}, "missing.md"},
+		{"report without markers", []string{"-out", noMarkers}, "markers missing"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var out strings.Builder
+			err := run(append([]string{"-root", root, "-loadgen", "/bin/false"}, c.args...), &out)
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("err = %v, want it to contain %q", err, c.want)
+			}
+		})
+	}
+}
