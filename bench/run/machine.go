@@ -31,6 +31,9 @@ func CollectMachine(root string) *Machine {
 		Mochi:     requireVersion(filepath.Join(root, "bench", "peers", "mochi", "go.mod"), "github.com/mochi-mqtt/server/v2"),
 		Gnet:      requireVersion(filepath.Join(root, "go.mod"), "github.com/panjf2000/gnet/v2"),
 	}
+	if m.Commit != "unknown" && exec.Command("git", "-C", root, "diff", "--quiet", "HEAD").Run() != nil {
+		m.Commit += " with uncommitted changes"
+	}
 	if p := mosquittoPath(); p != "" {
 		// mosquitto -h prints "mosquitto version X" first and exits non-zero.
 		out, _ := exec.Command(p, "-h").CombinedOutput()
