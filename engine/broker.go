@@ -81,6 +81,7 @@ type Broker struct {
 	cfg     *config.Config
 	lim     limits
 	log     *slog.Logger
+	debug   bool       // debug logging on: per-connection lines are built only then
 	auth    *auth.Auth // nil: everyone may do everything
 	metrics *metrics.Metrics
 
@@ -196,6 +197,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Broker, error) {
 		byPort:   make(map[int]*listener),
 		tlsConns: make(map[*goTransport]struct{}),
 	}
+	b.debug = log.Enabled(context.Background(), slog.LevelDebug)
 	b.metrics = metrics.New(metrics.Config{Shards: runtime.GOMAXPROCS(0) + 1, Version: Version})
 	b.metrics.SetGauges(metrics.Gauges{
 		Retained:      func() int64 { return int64(b.retained.Len()) },

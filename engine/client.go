@@ -96,14 +96,21 @@ type client struct {
 var outPool bytebufferpool.Pool
 
 func newClient(b *Broker, w *worker, tr transport, lis *listener) *client {
-	c := &client{b: b, w: w, tr: tr, lis: lis, state: stateConnect, discCode: 0xff}
+	c := new(client)
+	c.init(b, w, tr, lis)
+	return c
+}
+
+// init sets up a zero client in place (it may be part of a larger allocation).
+func (c *client) init(b *Broker, w *worker, tr transport, lis *listener) {
+	c.b, c.w, c.tr, c.lis = b, w, tr, lis
+	c.state, c.discCode = stateConnect, 0xff
 	if lis.ws {
 		c.state = stateWSHandshake
 	}
 	c.remote = tr.remoteAddr()
 	c.acceptedAt = w.nowSec
 	c.lastSeen.Store(w.nowSec)
-	return c
 }
 
 // input handles bytes read from the network; it returns how many it consumed
@@ -427,6 +434,8 @@ func (c *client) onClosed(w *worker, err error) {
 	if c.sess == nil {
 		return
 	}
-	c.b.log.Debug("client disconnected", "client", c.id, "remote", c.remote, "reason", c.closeReason.String(), "err", err)
+	if c.b.debug {
+		c.b.log.Debug("client disconnected", "client", c.id, "remote", c.remote, "reason", c.closeReason.String(), "err", err)
+	}
 	c.b.detach(w, c)
 }

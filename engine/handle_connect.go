@@ -188,8 +188,10 @@ func (c *client) handleConnect(w *worker, p *codec.Packet) error {
 	}
 	b.attach(w, c, p.CleanStart, expiry, receiveMax, &ack)
 	w.ms.ConnAck(codec.Success)
-	b.log.Debug("client connected", "client", id, "remote", c.remote, "listener", c.lis.name,
-		"version", c.version, "clean", p.CleanStart, "keepalive", ka)
+	if b.debug {
+		b.log.Debug("client connected", "client", id, "remote", c.remote, "listener", c.lis.name,
+			"version", c.version, "clean", p.CleanStart, "keepalive", ka)
+	}
 	return nil
 }
 

@@ -79,7 +79,9 @@ func (c *client) handlePublish(w *worker, p *codec.Packet) error {
 		// 3.1.1: dropped and acknowledged as usual; v5: reason 0x87.
 		reason = codec.NotAuthorized
 		w.ms.Dropped(p.QoS, metrics.DropNotAuthorized)
-		b.log.Debug("publish denied", "client", c.id, "user", c.username, "topic", topicStr)
+		if b.debug {
+			b.log.Debug("publish denied", "client", c.id, "user", c.username, "topic", topicStr)
+		}
 	} else {
 		// The transient message lives in the worker so that it does not
 		// escape to the heap per publish; only a kept copy (retained,

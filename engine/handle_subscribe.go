@@ -44,7 +44,9 @@ func (c *client) handleSubscribe(w *worker, p *codec.Packet) error {
 			code = codec.WildcardSubNotSupported
 		case b.auth != nil && !b.auth.Allowed(c.username, c.id, filter, aclSubscribe):
 			code = codec.NotAuthorized
-			b.log.Debug("subscribe denied", "client", c.id, "user", c.username, "filter", filter)
+			if b.debug {
+				b.log.Debug("subscribe denied", "client", c.id, "user", c.username, "filter", filter)
+			}
 		}
 		if code >= 0x80 {
 			if !v5 {
