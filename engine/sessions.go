@@ -161,8 +161,10 @@ func (b *Broker) detach(w *worker, c *client) {
 			delay = expiry // sent when the session ends, if that is sooner [MQTT-3.1.3-9]
 		}
 		switch {
-		case !attached && c.version == codec.V5 && c.willDelay > 0:
-			// Taken over before the delay passed: not sent [MQTT-3.1.3-9].
+		case !attached && c.version == codec.V5 && c.willDelay > 0 && !s.isEnded():
+			// Taken over, session resumed before the delay passed: not sent
+			// [MQTT-3.1.3-9]. (A clean-start takeover ended the session:
+			// the will goes out now, as the session ended first.)
 		case delay == 0 || !attached:
 			b.publishWill(w, c)
 		default:
