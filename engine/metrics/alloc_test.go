@@ -45,7 +45,7 @@ func TestReadDoesNotAllocate(t *testing.T) {
 func TestTallyDoesNotAllocate(t *testing.T) {
 	s := New(Config{Shards: 1}).Shard(0)
 	var tl Tally
-	if n := testing.AllocsPerRun(1000, func() { s.Delivery(&tl, 1, 4096); s.Fold(&tl) }); n != 0 {
-		t.Fatalf("Delivery+Fold allocates %v per run", n)
+	if n := testing.AllocsPerRun(1000, func() { s.Delivery(&tl, 1, 4096); s.Inbound(&tl, codec.PUBLISH, 64); s.Fold(&tl) }); n != 0 {
+		t.Fatalf("Delivery+Inbound+Fold allocates %v per run", n)
 	}
 }

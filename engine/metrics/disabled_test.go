@@ -51,8 +51,9 @@ func TestDisabledCountsNothingOnShards(t *testing.T) {
 	}
 }
 
-// TestTallyFoldsIntoShard checks that deliveries batched in a Tally reach
-// the shard's delivered, PUBLISH-sent and latency counters only at Fold,
+// TestTallyFoldsIntoShard checks that deliveries and inbound packets
+// batched in a Tally reach the shard's delivered, PUBLISH-sent, latency,
+// packets-received and bytes-received counters only at Fold,
 // exactly once, and that a Disabled shard counts none.
 func TestTallyFoldsIntoShard(t *testing.T) {
 	for _, disabled := range []bool{false, true} {
@@ -63,9 +64,12 @@ func TestTallyFoldsIntoShard(t *testing.T) {
 		s.Delivery(&tl, 1, 5000)
 		s.Delivery(&tl, 2, -7) // a clock step counts as 0
 		s.Delivery(&tl, 1, 3<<20)
+		s.Inbound(&tl, codec.PUBLISH, 70)
+		s.Inbound(&tl, codec.PUBLISH, 30)
+		s.Inbound(&tl, codec.PINGREQ, 2)
 		var tot Totals
 		m.Read(&tot)
-		if tot.DeliveredTotal() != 0 {
+		if tot.DeliveredTotal() != 0 || tot.BytesIn != 0 || tot.PacketsInTotal() != 0 {
 			t.Fatalf("disabled=%v: deliveries visible before Fold: %d", disabled, tot.DeliveredTotal())
 		}
 		s.Fold(&tl)
@@ -73,8 +77,9 @@ func TestTallyFoldsIntoShard(t *testing.T) {
 		m.Read(&tot)
 		var h HistogramSnapshot
 		m.Latency(&h)
-		got := []uint64{tot.Delivered[0], tot.Delivered[1], tot.Delivered[2], tot.PacketsOut[codec.PUBLISH], h.Count(), h.Sum, h.Counts[0], h.Counts[bucketOf(5000)], h.Counts[bucketOf(3<<20)]}
-		want := []uint64{1, 2, 1, 4, 4, 5000 + 3<<20, 2, 1, 1}
+		got := []uint64{tot.Delivered[0], tot.Delivered[1], tot.Delivered[2], tot.PacketsOut[codec.PUBLISH], h.Count(), h.Sum, h.Counts[0], h.Counts[bucketOf(5000)], h.Counts[bucketOf(3<<20)],
+			tot.PacketsIn[codec.PUBLISH], tot.PacketsIn[codec.PINGREQ], tot.BytesIn}
+		want := []uint64{1, 2, 1, 4, 4, 5000 + 3<<20, 2, 1, 1, 2, 1, 102}
 		if disabled {
 			want = make([]uint64, len(want))
 		}

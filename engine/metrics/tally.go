@@ -2,7 +2,8 @@ package metrics
 
 import "github.com/tsubame-mq/tsubame/codec"
 
-// Tally batches the per-delivery counters of one worker between two folds.
+// Tally batches the per-packet and per-delivery counters of one worker
+// between two folds.
 //
 // A fan-out of one PUBLISH to a thousand subscribers would otherwise cost
 // four atomic adds per subscriber (delivered, PUBLISH sent, latency bucket,
@@ -15,13 +16,26 @@ import "github.com/tsubame-mq/tsubame/codec"
 //	deliver ─► Shard.Delivery(&w.tally, ...)
 //	end of turn ─► Shard.Fold(&w.tally)        a few atomic adds, tally reset
 //
-// Readers see deliveries at most one turn late. A Tally must not be shared
+// Inbound does the same for each packet read (type and bytes). Readers see
+// these counts at most one turn late. A Tally must not be shared
 // between goroutines; its zero value is ready to use.
 type Tally struct {
 	n         uint64 // deliveries since the last fold = PUBLISH packets sent
 	delivered [3]uint64
 	latency   [histBuckets]uint64
 	sum       uint64 // latency nanoseconds
+	packetsIn [16]uint64
+	bytesIn   uint64
+}
+
+// Inbound counts one control packet of type pt and n bytes received into
+// t; Fold moves it into s. It replaces PacketIn + BytesIn on the read path.
+func (s *Shard) Inbound(t *Tally, pt codec.PacketType, n int) {
+	if s.off {
+		return
+	}
+	t.packetsIn[pt&15]++
+	t.bytesIn += uint64(n)
 }
 
 // Delivery counts one message sent to a subscriber at qos, which is one
@@ -44,6 +58,15 @@ func (s *Shard) Delivery(t *Tally, qos byte, latencyNs int64) {
 // Fold adds t to s and resets t. The owner of t calls it once per turn,
 // before anything reads the turn's counts off the loop.
 func (s *Shard) Fold(t *Tally) {
+	if t.bytesIn != 0 {
+		for i, v := range t.packetsIn {
+			if v != 0 {
+				s.packetsIn[i].Add(v)
+			}
+		}
+		s.bytesIn.Add(t.bytesIn)
+		t.packetsIn, t.bytesIn = [16]uint64{}, 0
+	}
 	if t.n == 0 {
 		return
 	}
@@ -61,5 +84,5 @@ func (s *Shard) Fold(t *Tally) {
 	if t.sum != 0 {
 		s.latency.sum.Add(t.sum)
 	}
-	*t = Tally{}
+	t.n, t.delivered, t.latency, t.sum = 0, [3]uint64{}, [histBuckets]uint64{}, 0
 }
