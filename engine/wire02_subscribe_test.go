@@ -288,3 +288,21 @@ func TestRetainHandling(t *testing.T) {
 		})
 	}
 }
+
+func TestSubscribePublishMQTT31(t *testing.T) {
+	b := quickBroker(t, nil)
+	s := dial(t, b.Addr("tcp"))
+	s.ver = codec.V31
+	s.send([]byte{0x10, 0x10, 0x00, 0x06, 'M', 'Q', 'I', 's', 'd', 'p', 0x03, 0x02, 0x00, 0x1e, 0x00, 0x02, 's', '1'})
+	s.expectRaw([]byte{0x20, 0x02, 0x00, 0x00})
+	s.send([]byte{0x82, 0x06, 0x00, 0x02, 0x00, 0x01, 't', 0x01})
+	s.expectRaw([]byte{0x90, 0x03, 0x00, 0x02, 0x01}) // [MQTT-3.8.4-2]
+	p := connectWire(t, b.Addr("tcp"), "p", codec.V311, true)
+	publish(t, p, 1, "t", "v31", 1, false)
+	m := s.expect(codec.PUBLISH)
+	if m.QoS != 1 || string(m.Payload) != "v31" {
+		t.Fatalf("3.1 delivery %+v", m)
+	}
+	s.send([]byte{0x40, 0x02, byte(m.PacketID >> 8), byte(m.PacketID)})
+	s.sync()
+}

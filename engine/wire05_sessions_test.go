@@ -214,3 +214,20 @@ func TestInboundQoS2StateSurvivesReconnect_MQTT_4_3_3_10(t *testing.T) {
 	s.sendPacket(&codec.Packet{Type: codec.PUBCOMP, PacketID: m.PacketID})
 	s.expectNothing(300 * time.Millisecond) // delivered once
 }
+
+func TestTakeoverRedeliversInflight_MQTT_4_4_0_1(t *testing.T) {
+	b := quickBroker(t, nil)
+	a := connectWire(t, b.Addr("tcp"), "ti", codec.V311, false)
+	subscribe(t, a, 1, "ti", 1)
+	p := connectWire(t, b.Addr("tcp"), "p", codec.V311, true)
+	publish(t, p, 1, "ti", "held", 1, false)
+	m := a.expect(codec.PUBLISH) // not acknowledged
+	nb := reconnect311(t, b.Addr("tcp"), "ti", false, 0x01)
+	a.expectClosed(2 * time.Second)
+	r := nb.expect(codec.PUBLISH)
+	if !r.Dup || r.PacketID != m.PacketID || string(r.Payload) != "held" {
+		t.Fatalf("after takeover %+v, want DUP redelivery with id %d [MQTT-3.3.1-1]", r, m.PacketID)
+	}
+	nb.sendPacket(&codec.Packet{Type: codec.PUBACK, PacketID: r.PacketID})
+	nb.sync()
+}

@@ -332,3 +332,37 @@ func TestPacketTooLargeFromClient_Section_3_2_2_3_6(t *testing.T) {
 	w.sendPacket(publishV5("big", string(make([]byte, 2000)), 0, 0, codec.Properties{}))
 	w.expectCloseWith(disconnectV5(0x95))
 }
+
+func TestInboundReceiveMaximumExceeded_MQTT_3_3_4_7(t *testing.T) {
+	b := quickBroker(t, func(c *config.Config) { c.MQTT.ReceiveMaximum = 2 })
+	w, ack := connect5(t, b.Addr("tcp"), "rx", true, nil)
+	if ack.Props.ReceiveMaximum != 2 {
+		t.Fatalf("CONNACK Receive Maximum %d", ack.Props.ReceiveMaximum)
+	}
+	for id := byte(1); id <= 2; id++ {
+		w.send([]byte{0x34, 0x06, 0x00, 0x01, 'r', 0x00, id, 0x00})
+		w.expectRaw([]byte{0x50, 0x03, 0x00, id, 0x10}) // PUBREC, no matching subscribers
+	}
+	w.send([]byte{0x34, 0x06, 0x00, 0x01, 'r', 0x00, 0x03, 0x00}) // a third before any PUBREL
+	w.expectCloseWith(disconnectV5(0x93))
+}
+
+func TestRetainUnavailable_MQTT_3_2_2_14(t *testing.T) {
+	b := quickBroker(t, func(c *config.Config) { f := false; c.MQTT.RetainAvailable = &f })
+	w, ack := connect5(t, b.Addr("tcp"), "nr", true, nil)
+	if !ack.Props.Has(codec.PropRetainAvailable) || ack.Props.RetainAvailable != 0 {
+		t.Fatalf("CONNACK does not announce Retain Available 0: %+v", ack.Props)
+	}
+	w.send([]byte{0x31, 0x04, 0x00, 0x01, 'r', 0x00})
+	w.expectCloseWith(disconnectV5(0x9a))
+}
+
+func TestSubscriptionIDsUnavailable_MQTT_3_2_2_3_12(t *testing.T) {
+	b := quickBroker(t, func(c *config.Config) { f := false; c.MQTT.SubscriptionIdentifiers = &f })
+	w, ack := connect5(t, b.Addr("tcp"), "ni", true, nil)
+	if !ack.Props.Has(codec.PropSubIDAvailable) || ack.Props.SubIDAvailable != 0 {
+		t.Fatalf("CONNACK does not announce Subscription Identifier Available 0: %+v", ack.Props)
+	}
+	w.send([]byte{0x82, 0x09, 0x00, 0x01, 0x02, 0x0b, 0x05, 0x00, 0x01, 'a', 0x00}) // Subscription Identifier 5
+	w.expectCloseWith(disconnectV5(0xa1))
+}
