@@ -228,7 +228,7 @@ func (c *client) feed(w *worker, b []byte) (int, error) {
 		}
 		c.lastSeen.Store(w.nowSec)
 		c.bytesIn.Add(uint64(n))
-		w.ms.BytesIn(n)
+		w.ms.Inbound(&w.tally, w.pkt.Type, n) // folded into w.ms by flushTurn
 		if err := c.handle(w, &w.pkt); err != nil {
 			return off + n, err
 		}
@@ -248,7 +248,6 @@ var errServerOnly = errProtocol(codec.ProtocolError, "MQTT-3.1.0-2", "packet typ
 
 // handle dispatches one decoded packet.
 func (c *client) handle(w *worker, p *codec.Packet) error {
-	w.ms.PacketIn(p.Type)
 	if c.state == stateConnect {
 		if p.Type != codec.CONNECT {
 			return errFirstNotConnect // [MQTT-3.1.0-1]
