@@ -231,3 +231,18 @@ func TestTakeoverRedeliversInflight_MQTT_4_4_0_1(t *testing.T) {
 	nb.sendPacket(&codec.Packet{Type: codec.PUBACK, PacketID: r.PacketID})
 	nb.sync()
 }
+
+func TestSessionExpiryZeroOnDisconnect_MQTT_3_1_2_23(t *testing.T) {
+	b := quickBroker(t, nil)
+	w, _ := connect5(t, b.Addr("tcp"), "dz", false, func(p *codec.Packet) {
+		p.Props.SessionExpiry = 60
+		p.Props.Present |= 1 << codec.PropSessionExpiry
+	})
+	subscribeOpts(t, w, 1, 0, sub("dz", 1))
+	w.send([]byte{0xe0, 0x07, 0x00, 0x05, 0x11, 0x00, 0x00, 0x00, 0x00}) // DISCONNECT, Session Expiry 0
+	w.expectCloseWith(nil)
+	time.Sleep(50 * time.Millisecond)
+	if _, ack := connect5(t, b.Addr("tcp"), "dz", false, nil); ack.SessionPresent {
+		t.Fatal("session outlived a DISCONNECT that set its expiry to 0")
+	}
+}

@@ -366,3 +366,55 @@ func TestSubscriptionIDsUnavailable_MQTT_3_2_2_3_12(t *testing.T) {
 	w.send([]byte{0x82, 0x09, 0x00, 0x01, 0x02, 0x0b, 0x05, 0x00, 0x01, 'a', 0x00}) // Subscription Identifier 5
 	w.expectCloseWith(disconnectV5(0xa1))
 }
+
+func TestTopicAliasScopedToConnection_MQTT_3_3_2_7(t *testing.T) {
+	b := quickBroker(t, nil)
+	persist := func(p *codec.Packet) {
+		p.Props.SessionExpiry = 60
+		p.Props.Present |= 1 << codec.PropSessionExpiry
+	}
+	w, _ := connect5(t, b.Addr("tcp"), "tas", false, persist)
+	w.sendPacket(publishV5("tas/x", "1", 0, 0, aliasProps(1)))
+	w.sync()
+	_ = w.conn.Close()
+	time.Sleep(50 * time.Millisecond)
+	w, ack := connect5(t, b.Addr("tcp"), "tas", false, persist)
+	if !ack.SessionPresent {
+		t.Fatal("session not resumed")
+	}
+	// The session is resumed, the alias mapping is not: alias 1 is unknown here.
+	w.sendPacket(publishV5("", "2", 0, 0, aliasProps(1)))
+	w.expectCloseWith(disconnectV5(0x82))
+}
+
+func TestRetainedCarriesRemainingExpiryAndSubID_MQTT_3_3_2_6(t *testing.T) {
+	t.Parallel()
+	b := quickBroker(t, nil)
+	p, _ := connect5(t, b.Addr("tcp"), "p", true, nil)
+	p.sendPacket(publishV5("rx", "v", 0, 0, codec.Properties{MessageExpiry: 60, Present: 1 << codec.PropMessageExpiry}))
+	p.sendPacket(&codec.Packet{Type: codec.PUBLISH, Retain: true, Topic: []byte("rx"), Payload: []byte("v"),
+		Props: codec.Properties{MessageExpiry: 60, Present: 1 << codec.PropMessageExpiry}})
+	p.sync()
+	time.Sleep(1100 * time.Millisecond)
+	s, _ := connect5(t, b.Addr("tcp"), "s", true, nil)
+	subscribeOpts(t, s, 1, 42, sub("rx", 0))
+	m := s.recv(codec.PUBLISH)
+	if !m.Retain || m.Props.MessageExpiry >= 60 || m.Props.MessageExpiry < 57 {
+		t.Fatalf("retained Message Expiry Interval %d, want 57..59 [MQTT-3.3.2-6]", m.Props.MessageExpiry)
+	}
+	if len(m.Props.SubscriptionIDs) != 1 || m.Props.SubscriptionIDs[0] != 42 {
+		t.Fatalf("retained delivery subscription ids %v, want [42] [MQTT-3.3.4-3]", m.Props.SubscriptionIDs)
+	}
+}
+
+func TestUnsubscribeSharedSubscription_MQTT_3_11_3_1(t *testing.T) {
+	b := quickBroker(t, nil)
+	s, _ := connect5(t, b.Addr("tcp"), "us", true, nil)
+	subscribeOpts(t, s, 1, 0, sub("$share/g/us", 0))
+	s.send(cat([]byte{0xa2, 0x10, 0x00, 0x02, 0x00, 0x00, 0x0b}, []byte("$share/g/us"))) // UNSUBSCRIBE id 2
+	s.expectRaw([]byte{0xb0, 0x04, 0x00, 0x02, 0x00, 0x00})
+	p := connectWire(t, b.Addr("tcp"), "p", codec.V311, true)
+	publish(t, p, 1, "us", "x", 0, false)
+	p.sync()
+	s.sync() // unsubscribed from the group: nothing delivered
+}

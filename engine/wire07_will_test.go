@@ -119,3 +119,25 @@ func TestWillRetainRefusedWhenUnavailable_MQTT_3_2_2_13(t *testing.T) {
 	}
 	w.expectCloseWith(nil)
 }
+
+func TestWillPropertiesKept_MQTT_3_1_3_10(t *testing.T) {
+	b := quickBroker(t, nil)
+	s, _ := connect5(t, b.Addr("tcp"), "s", true, nil)
+	subscribeOpts(t, s, 1, 0, sub("will/#", 0))
+	w, _ := connect5(t, b.Addr("tcp"), "wp", true, func(p *codec.Packet) {
+		willConnect("wp", 0, 0)(p)
+		p.WillProps.ContentType = []byte("text/plain")
+		p.WillProps.ResponseTopic = []byte("back")
+		p.WillProps.User = []codec.UserProperty{{Key: []byte("z"), Value: []byte("1")}, {Key: []byte("a"), Value: []byte("2")}}
+		p.WillProps.Present |= 1<<codec.PropContentType | 1<<codec.PropResponseTopic | 1<<codec.PropUser
+	})
+	_ = w.conn.Close()
+	m := s.recv(codec.PUBLISH)
+	if string(m.Props.ContentType) != "text/plain" || string(m.Props.ResponseTopic) != "back" || len(m.Props.User) != 2 ||
+		string(m.Props.User[0].Key) != "z" || string(m.Props.User[1].Key) != "a" {
+		t.Fatalf("will properties %+v, want content type, response topic and user properties in order", m.Props)
+	}
+	if m.Props.Has(codec.PropWillDelay) {
+		t.Fatal("Will Delay Interval forwarded to subscribers")
+	}
+}

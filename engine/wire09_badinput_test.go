@@ -446,6 +446,12 @@ func TestHashAndPlusInClientIDNotWildcardsInACL(t *testing.T) {
 			good.expectNothing(100 * time.Millisecond)
 		})
 	}
+	t.Run("v5 client id '+': PUBACK 0x87", func(t *testing.T) {
+		w, _ := connect5(t, b.Addr("tcp"), "+", true, nil)
+		w.send([]byte{0x32, 0x0f, 0x00, 0x0a, 'd', 'e', 'v', '/', 'g', 'o', 'o', 'd', '/', 'x', 0x00, 0x01, 0x00})
+		w.expectRaw([]byte{0x40, 0x03, 0x00, 0x01, 0x87})
+		good.expectNothing(100 * time.Millisecond)
+	})
 }
 
 func TestPubrecForQoS1Message(t *testing.T) {
