@@ -645,3 +645,39 @@ func TestPacketsSpanningReads(t *testing.T) {
 		t.Fatalf("payload of %d bytes arrived as %d bytes", len(payload), len(m.Payload))
 	}
 }
+
+// A subscriber that stops reading must not make the broker buffer without
+// bound or stall the publisher: QoS 0 beyond max_outbound_bytes is dropped.
+func TestSlowQoS0ConsumerBounded(t *testing.T) {
+	b := quickBroker(t, func(c *config.Config) { c.MQTT.MaxOutboundBytes = 256 << 10 })
+	s := connectWire(t, b.Addr("tcp"), "slow", codec.V311, true)
+	subscribe(t, s, 1, "flood", 0)
+	p := connectWire(t, b.Addr("tcp"), "fast", codec.V311, true)
+	payload := make([]byte, 16<<10)
+	pk := codec.Encode(nil, &codec.Packet{Type: codec.PUBLISH, Version: codec.V311, Topic: []byte("flood"), Payload: payload})
+	const n = 2000 // 32 MiB, far more than the socket buffers hold
+	batch := bytes.Repeat(pk, 50)
+	for i := 0; i < n/50; i++ {
+		p.send(batch)
+	}
+	start := time.Now()
+	p.sync() // the publisher is never held up by the slow subscriber
+	if el := time.Since(start); el > time.Second {
+		t.Fatalf("publisher answered after %v", el)
+	}
+	got := 0
+	for {
+		raw, err := s.readRaw(500 * time.Millisecond)
+		if err != nil {
+			break
+		}
+		if raw[0]>>4 == byte(codec.PUBLISH) {
+			got++
+		}
+	}
+	if got == 0 || got >= n {
+		t.Fatalf("slow subscriber received %d of %d: want some, with the excess dropped", got, n)
+	}
+	s.sync() // and it is still connected
+	t.Logf("slow subscriber received %d of %d", got, n)
+}
