@@ -67,9 +67,12 @@ func TestTallyFoldsIntoShard(t *testing.T) {
 		s.Inbound(&tl, codec.PUBLISH, 70)
 		s.Inbound(&tl, codec.PUBLISH, 30)
 		s.Inbound(&tl, codec.PINGREQ, 2)
+		s.Inflight(&tl, 3)
+		s.Inflight(&tl, -1)
+		s.Queued(&tl, 5)
 		var tot Totals
 		m.Read(&tot)
-		if tot.DeliveredTotal() != 0 || tot.BytesIn != 0 || tot.PacketsInTotal() != 0 {
+		if tot.DeliveredTotal() != 0 || tot.BytesIn != 0 || tot.PacketsInTotal() != 0 || tot.Inflight != 0 {
 			t.Fatalf("disabled=%v: deliveries visible before Fold: %d", disabled, tot.DeliveredTotal())
 		}
 		s.Fold(&tl)
@@ -78,8 +81,8 @@ func TestTallyFoldsIntoShard(t *testing.T) {
 		var h HistogramSnapshot
 		m.Latency(&h)
 		got := []uint64{tot.Delivered[0], tot.Delivered[1], tot.Delivered[2], tot.PacketsOut[codec.PUBLISH], h.Count(), h.Sum, h.Counts[0], h.Counts[bucketOf(5000)], h.Counts[bucketOf(3<<20)],
-			tot.PacketsIn[codec.PUBLISH], tot.PacketsIn[codec.PINGREQ], tot.BytesIn}
-		want := []uint64{1, 2, 1, 4, 4, 5000 + 3<<20, 2, 1, 1, 2, 1, 102}
+			tot.PacketsIn[codec.PUBLISH], tot.PacketsIn[codec.PINGREQ], tot.BytesIn, uint64(tot.Inflight), uint64(tot.Queued)}
+		want := []uint64{1, 2, 1, 4, 4, 5000 + 3<<20, 2, 1, 1, 2, 1, 102, 2, 5}
 		if disabled {
 			want = make([]uint64, len(want))
 		}

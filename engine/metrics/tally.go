@@ -16,7 +16,8 @@ import "github.com/tsubame-mq/tsubame/codec"
 //	deliver ─► Shard.Delivery(&w.tally, ...)
 //	end of turn ─► Shard.Fold(&w.tally)        a few atomic adds, tally reset
 //
-// Inbound does the same for each packet read (type and bytes). Readers see
+// Inbound does the same for each packet read (type and bytes), Inflight
+// and Queued for the gauges a QoS 1/2 delivery and its acknowledgement move. Readers see
 // these counts at most one turn late. A Tally must not be shared
 // between goroutines; its zero value is ready to use.
 type Tally struct {
@@ -26,6 +27,24 @@ type Tally struct {
 	sum       uint64 // latency nanoseconds
 	packetsIn [16]uint64
 	bytesIn   uint64
+	inflight  int64 // gauge deltas
+	queued    int64
+}
+
+// Inflight moves the inflight gauge by d through t (see AddInflight).
+func (s *Shard) Inflight(t *Tally, d int) {
+	if s.off {
+		return
+	}
+	t.inflight += int64(d)
+}
+
+// Queued moves the queued gauge by d through t (see AddQueued).
+func (s *Shard) Queued(t *Tally, d int) {
+	if s.off {
+		return
+	}
+	t.queued += int64(d)
 }
 
 // Inbound counts one control packet of type pt and n bytes received into
@@ -66,6 +85,14 @@ func (s *Shard) Fold(t *Tally) {
 		}
 		s.bytesIn.Add(t.bytesIn)
 		t.packetsIn, t.bytesIn = [16]uint64{}, 0
+	}
+	if t.inflight != 0 {
+		s.inflight.Add(t.inflight)
+		t.inflight = 0
+	}
+	if t.queued != 0 {
+		s.queued.Add(t.queued)
+		t.queued = 0
 	}
 	if t.n == 0 {
 		return
