@@ -185,7 +185,7 @@ func (s *Session) deliver(w *worker, r *pubRef, qos byte, retain bool, subIDs []
 		m := r.keep()
 		id := s.allocID()
 		s.inflight = append(s.inflight, inflightMsg{msg: m, subIDs: keepIDs(subIDs), id: id, qos: qos, retain: retain, state: stateFor(qos)})
-		w.ms.AddInflight(1)
+		w.ms.Inflight(&w.tally, 1)
 		c.sendPublish(w, m, qos, id, retain, subIDs, false)
 		s.mu.Unlock()
 		return
@@ -236,7 +236,7 @@ func (s *Session) enqueueLocked(w *worker, m *router.Message, qos byte, retain b
 		return
 	}
 	s.queue.push(queuedMsg{msg: m, subIDs: keepIDs(subIDs), qos: qos, retain: retain})
-	w.ms.AddQueued(1)
+	w.ms.Queued(&w.tally, 1)
 }
 
 // allocID returns a packet id not in use by an inflight message
@@ -274,7 +274,7 @@ func (s *Session) pumpLocked(w *worker) {
 			break
 		}
 		q := s.queue.pop()
-		w.ms.AddQueued(-1)
+		w.ms.Queued(&w.tally, -1)
 		if q.msg.Expiry != 0 && now >= q.msg.Expiry {
 			w.ms.Dropped(q.qos, metrics.DropExpired) // [MQTT-3.3.2-5]
 			continue
@@ -285,7 +285,7 @@ func (s *Session) pumpLocked(w *worker) {
 		}
 		id := s.allocID()
 		s.inflight = append(s.inflight, inflightMsg{msg: q.msg, subIDs: q.subIDs, id: id, qos: q.qos, retain: q.retain, state: stateFor(q.qos)})
-		w.ms.AddInflight(1)
+		w.ms.Inflight(&w.tally, 1)
 		c.sendPublish(w, q.msg, q.qos, id, q.retain, q.subIDs, false)
 	}
 	if len(s.waiters) > 0 && s.queue.len() < s.b.holdLow {
@@ -350,7 +350,7 @@ func (s *Session) ackLocked(w *worker, c *client, t codec.PacketType, id uint16,
 	copy(s.inflight[i:], s.inflight[i+1:])
 	s.inflight[len(s.inflight)-1] = inflightMsg{}
 	s.inflight = s.inflight[:len(s.inflight)-1]
-	w.ms.AddInflight(-1)
+	w.ms.Inflight(&w.tally, -1)
 	s.pumpLocked(w)
 	return nil
 }
