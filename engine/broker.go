@@ -78,12 +78,13 @@ const (
 // Broker is one running MQTT broker: listeners, sessions, router, retained
 // store. Create it with New, then Start; Shutdown stops it.
 type Broker struct {
-	cfg     *config.Config
-	lim     limits
-	log     *slog.Logger
-	debug   bool       // debug logging on: per-connection lines are built only then
-	auth    *auth.Auth // nil: everyone may do everything
-	metrics *metrics.Metrics
+	cfg      *config.Config
+	lim      limits
+	log      *slog.Logger
+	debug    bool       // debug logging on: per-connection lines are built only then
+	numLoops int        // event loops gnet runs (one per CPU, as WithMulticore does)
+	auth     *auth.Auth // nil: everyone may do everything
+	metrics  *metrics.Metrics
 
 	router   *router.Router
 	retained store.Retained // in memory today; see engine/store for the seam
@@ -198,6 +199,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Broker, error) {
 		tlsConns: make(map[*goTransport]struct{}),
 	}
 	b.debug = log.Enabled(context.Background(), slog.LevelDebug)
+	b.numLoops = runtime.NumCPU()
 	b.metrics = metrics.New(metrics.Config{Shards: runtime.GOMAXPROCS(0) + 1, Version: Version})
 	b.metrics.SetGauges(metrics.Gauges{
 		Retained:      func() int64 { return int64(b.retained.Len()) },
@@ -375,7 +377,7 @@ func (b *Broker) startGnet(addrs []string) error {
 	h := &gnetHandler{b: b}
 	go func() {
 		err := gnet.Rotate(h, addrs,
-			gnet.WithMulticore(true),
+			gnet.WithNumEventLoop(b.numLoops),
 			gnet.WithTCPNoDelay(gnet.TCPNoDelay),
 			gnet.WithReadBufferCap(64<<10),
 			gnet.WithLogger(gnetLogger{b.log}),

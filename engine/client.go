@@ -84,6 +84,17 @@ type client struct {
 	// Counters read by the admin API.
 	msgsIn, msgsOut, bytesIn, bytesOut atomic.Uint64
 
+	// stage[i] is event loop i's private buffer of packets for this client
+	// (see worker.staged): set up before the client can be matched by the
+	// router, nil for clients without subscriptions.
+	stage []*bytebufferpool.ByteBuffer
+
+	// own is the owner event loop's output buffer, appended to without a
+	// lock (see outFor); ownPending: c is on the loop's dirty list.
+	own        *bytebufferpool.ByteBuffer
+	ownPending bool
+	outFlag    atomic.Bool // c.out holds bytes (lets the owner skip the lock)
+
 	mu           sync.Mutex // guards out, flushPending, closed
 	out          *bytebufferpool.ByteBuffer
 	flushPending bool
@@ -285,22 +296,68 @@ var pingresp = []byte{0xd0, 0x00}
 
 // send appends raw packet bytes to the output of c.
 func (c *client) send(w *worker, b []byte) {
-	c.mu.Lock()
-	c.appendLocked(w, b)
-	c.mu.Unlock()
+	if out, locked := c.outFor(w); out != nil {
+		out.B = append(out.B, b...)
+		c.doneOut(locked)
+	}
 }
 
-// appendLocked appends b to c.out and schedules a flush. c.mu must be held.
-func (c *client) appendLocked(w *worker, b []byte) {
+// outFor returns the buffer worker w appends c's packets to, nil when c is
+// closed. On c's own event loop that is c.own, without a lock: output other
+// workers left in c.out is moved in first, so bytes keep the order they
+// were appended in. Any other worker gets c.out with c.mu held and must
+// call doneOut(true) after appending.
+func (c *client) outFor(w *worker) (out *bytebufferpool.ByteBuffer, locked bool) {
+	if c.w == w && w.el != nil {
+		if c.closed { // written only on this loop
+			return nil, false
+		}
+		if c.outFlag.Load() {
+			c.mu.Lock()
+			c.absorbLocked()
+			c.mu.Unlock()
+		}
+		if c.own == nil {
+			c.own = outPool.Get()
+		}
+		if !c.ownPending {
+			c.ownPending = true
+			w.dirty = append(w.dirty, c)
+		}
+		return c.own, false
+	}
+	c.mu.Lock()
 	if c.closed {
-		return
+		c.mu.Unlock()
+		return nil, false
 	}
 	if c.out == nil {
 		c.out = outPool.Get()
 	}
-	c.out.B = append(c.out.B, b...)
-	w.ms.PacketOut(codec.PacketType(b[0] >> 4)) // b is one whole packet
+	c.outFlag.Store(true)
 	c.markLocked(w)
+	return c.out, true
+}
+
+func (c *client) doneOut(locked bool) {
+	if locked {
+		c.mu.Unlock()
+	}
+}
+
+// absorbLocked moves c.out into c.own (owner loop, c.mu held).
+func (c *client) absorbLocked() {
+	if c.out != nil {
+		if c.own == nil {
+			c.own = c.out
+		} else {
+			c.own.B = append(c.own.B, c.out.B...)
+			outPool.Put(c.out)
+		}
+		c.out = nil
+	}
+	c.flushPending = false
+	c.outFlag.Store(false)
 }
 
 // markLocked schedules a flush of c on w if none is pending. c.mu must be held.
@@ -311,17 +368,74 @@ func (c *client) markLocked(w *worker) {
 	}
 }
 
-// outLocked returns c.out, creating it. c.mu must be held.
-func (c *client) outLocked() *bytebufferpool.ByteBuffer {
-	if c.out == nil {
-		c.out = outPool.Get()
+// stageSlot returns w's private staging slot for c when w is an event loop
+// delivering to a client of another event loop, nil otherwise (then the
+// locked c.out path is used).
+func (c *client) stageSlot(w *worker) **bytebufferpool.ByteBuffer {
+	if w.el == nil || c.w == w || c.w.el == nil || w.idx >= len(c.stage) {
+		return nil
 	}
-	return c.out
+	return &c.stage[w.idx]
+}
+
+// prepareStage gives c its staging slots; called on the owner before c
+// becomes reachable through the router or its session (atomic stores that
+// publish the slice to other loops).
+func (c *client) prepareStage() {
+	if c.stage == nil && c.w.el != nil && c.b.numLoops > 1 {
+		c.stage = make([]*bytebufferpool.ByteBuffer, c.b.numLoops)
+	}
+}
+
+// writeStaged writes a buffer another loop staged for c. Owner loop only.
+func (c *client) writeStaged(buf *bytebufferpool.ByteBuffer) {
+	c.mu.Lock()
+	closed := c.closed
+	c.mu.Unlock()
+	if !closed && !c.gone.Load() {
+		c.writeOut(buf.B)
+	}
+	outPool.Put(buf)
+}
+
+// writeOut writes packet bytes, framed for WebSocket clients. Owner only.
+func (c *client) writeOut(b []byte) {
+	n := len(b)
+	if c.wsConn != nil {
+		frame := outPool.Get()
+		frame.B = c.wsConn.AppendFrame(frame.B[:0], b)
+		c.tr.write(frame.B)
+		outPool.Put(frame)
+	} else {
+		c.tr.write(b)
+	}
+	c.bytesOut.Add(uint64(n))
+	c.w.ms.BytesOut(n)
+	if !c.gone.Load() { // a failed write may have closed and released the connection
+		c.sockPending.Store(int64(c.tr.buffered()))
+	}
 }
 
 // flush writes the pending output. Owner goroutine only: the event loop for
 // gnet connections, the writer goroutine for goroutine transports.
 func (c *client) flush() {
+	if c.w.el != nil {
+		if c.outFlag.Load() {
+			c.mu.Lock()
+			c.absorbLocked()
+			c.mu.Unlock()
+		}
+		own := c.own
+		c.own = nil
+		c.ownPending = false
+		if own != nil {
+			if !c.closed {
+				c.writeOut(own.B)
+			}
+			outPool.Put(own)
+		}
+		return
+	}
 	c.mu.Lock()
 	out := c.out
 	c.out = nil
@@ -332,20 +446,7 @@ func (c *client) flush() {
 		return
 	}
 	if !closed {
-		n := len(out.B)
-		if c.wsConn != nil {
-			frame := outPool.Get()
-			frame.B = c.wsConn.AppendFrame(frame.B[:0], out.B)
-			c.tr.write(frame.B)
-			outPool.Put(frame)
-		} else {
-			c.tr.write(out.B)
-		}
-		c.bytesOut.Add(uint64(n))
-		c.w.ms.BytesOut(n)
-		if !c.gone.Load() { // a failed write may have closed and released the connection
-			c.sockPending.Store(int64(c.tr.buffered()))
-		}
+		c.writeOut(out.B)
 	}
 	outPool.Put(out)
 }
@@ -418,6 +519,10 @@ func (c *client) onClosed(w *worker, err error) {
 		c.out = nil
 	}
 	c.mu.Unlock()
+	if c.own != nil && c.w.el != nil {
+		outPool.Put(c.own)
+		c.own = nil
+	}
 	if c.wsIn != nil {
 		outPool.Put(c.wsIn)
 		c.wsIn = nil

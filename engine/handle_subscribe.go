@@ -62,6 +62,7 @@ func (c *client) handleSubscribe(w *worker, p *codec.Packet) error {
 			RetainHandling:    sub.RetainHandling,
 			SubID:             subID,
 		}
+		c.prepareStage()
 		existed := b.router.Subscribe(s, filter, opts) // replaces an identical filter [MQTT-3.8.4-3]
 		s.mu.Lock()
 		if s.subs == nil {

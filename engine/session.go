@@ -63,7 +63,7 @@ type ackHold struct {
 }
 
 // holdMax bounds how long an acknowledgement is held.
-const holdMax = 2 * time.Second
+const holdMax = 10 * time.Second
 
 // releaseLocked sends the held acknowledgements this queue was keeping back.
 // s.mu held (lock order Session.mu -> publisher's client.mu is allowed).
@@ -390,20 +390,40 @@ func (c *client) sendPublish(w *worker, m *router.Message, qos byte, id uint16, 
 		w.ms.Dropped(qos, metrics.DropPacketTooLarge) // [MQTT-3.1.2-25]
 		return
 	}
-	c.mu.Lock()
-	if c.closed {
-		c.mu.Unlock()
-		return
+	if slot := c.stageSlot(w); slot != nil && qos == 0 {
+		// Another event loop's client: append to this worker's own staging
+		// buffer for it, no lock; flushTurn hands the buffer over. Only for
+		// QoS 0: a staged buffer is in transit for a moment, and QoS 1/2
+		// messages of one session are also sent by its owner loop (from the
+		// queue), so they take the locked path, which keeps their order
+		// [MQTT-4.6.0-6]. QoS 0 messages are only ever sent from here.
+		st := *slot
+		if st == nil {
+			if c.gone.Load() {
+				return
+			}
+			st = outPool.Get()
+			*slot = st
+			w.staged = append(w.staged, c)
+		}
+		if qos == 0 && c.b.lim.maxOutbound > 0 && int64(len(st.B))+c.sockPending.Load() > c.b.lim.maxOutbound {
+			w.ms.Dropped(qos, metrics.DropSlowConsumer)
+			return
+		}
+		st.B = codec.AppendPublish(st.B, c.version, dup, qos, retain, m.Topic, id, props, m.Payload)
+	} else {
+		out, locked := c.outFor(w)
+		if out == nil {
+			return
+		}
+		if qos == 0 && c.b.lim.maxOutbound > 0 && int64(len(out.B))+c.sockPending.Load() > c.b.lim.maxOutbound {
+			c.doneOut(locked)
+			w.ms.Dropped(qos, metrics.DropSlowConsumer)
+			return
+		}
+		out.B = codec.AppendPublish(out.B, c.version, dup, qos, retain, m.Topic, id, props, m.Payload)
+		c.doneOut(locked)
 	}
-	out := c.outLocked()
-	if qos == 0 && c.b.lim.maxOutbound > 0 && int64(len(out.B))+c.sockPending.Load() > c.b.lim.maxOutbound {
-		c.mu.Unlock()
-		w.ms.Dropped(qos, metrics.DropSlowConsumer)
-		return
-	}
-	out.B = codec.AppendPublish(out.B, c.version, dup, qos, retain, m.Topic, id, props, m.Payload)
-	c.markLocked(w)
-	c.mu.Unlock()
 	c.msgsOut.Add(1)
 	// Delivered, PUBLISH sent and latency, batched in the worker's tally
 	// and folded into w.ms once per turn (flushTurn): a fan-out pays plain
@@ -416,12 +436,9 @@ func (c *client) sendAck(w *worker, t codec.PacketType, id uint16, reason byte) 
 	if c.version != codec.V5 {
 		reason = 0
 	}
-	c.mu.Lock()
-	if !c.closed {
-		out := c.outLocked()
+	if out, locked := c.outFor(w); out != nil {
 		out.B = codec.AppendAck(out.B, c.version, t, id, reason, nil)
+		c.doneOut(locked)
 		w.ms.PacketOut(t)
-		c.markLocked(w)
 	}
-	c.mu.Unlock()
 }

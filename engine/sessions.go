@@ -112,11 +112,12 @@ func (b *Broker) attach(w *worker, c *client, clean bool, expiry uint32, receive
 	s.maxPacket = c.clientMaxPacket
 	s.connected = true
 	c.sess = s
+	if present && len(s.subs) > 0 {
+		c.prepareStage()
+	}
 	ack.SessionPresent = present // [MQTT-3.2.2-2] [MQTT-3.2.2-3]
 	buf := codec.Encode(w.scratch[:0], ack)
-	c.mu.Lock()
-	c.appendLocked(w, buf)
-	c.mu.Unlock()
+	c.send(w, buf)
 	w.scratch = buf[:0]
 	s.client.Store(c)
 	if present {

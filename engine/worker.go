@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
+	"github.com/valyala/bytebufferpool"
 
 	"github.com/tsubame-mq/tsubame/codec"
 	"github.com/tsubame-mq/tsubame/engine/metrics"
@@ -51,11 +52,13 @@ type worker struct {
 	props     codec.Properties
 	scratch   []byte
 
-	dirty    []*client   // clients this worker owns with pending output
-	spare    []*client   // the other half of dirty's double buffer
-	flushing bool        // inside flushTurn (a failed write can re-enter it via OnClose)
-	remote   [][]*client // per event loop: its clients with pending output
-	wakes    []*client   // goroutine-transport clients to wake
+	dirty    []*client    // clients this worker owns with pending output
+	spare    []*client    // the other half of dirty's double buffer
+	flushing bool         // inside flushTurn (a failed write can re-enter it via OnClose)
+	remote   [][]*client  // per event loop: its clients with pending output
+	wakes    []*client    // goroutine-transport clients to wake
+	staged   []*client    // other loops' clients with a buffer in their stage[w.idx]
+	handoff  []*flushTask // per destination loop, built by flushTurn
 }
 
 func newWorker(b *Broker, idx int, el gnet.EventLoop) *worker {
@@ -109,6 +112,31 @@ func (w *worker) flushTurn() {
 		}
 		w.spare = dirty[:0]
 	}
+	for i, c := range w.staged {
+		// Hand each staged buffer to the client's loop; the buffers are the
+		// task's now, and this loop starts fresh ones next turn.
+		buf := c.stage[w.idx]
+		c.stage[w.idx] = nil
+		d := c.w.idx
+		for len(w.handoff) <= d {
+			w.handoff = append(w.handoff, nil)
+		}
+		if w.handoff[d] == nil {
+			w.handoff[d] = flushTaskPool.Get().(*flushTask)
+		}
+		w.handoff[d].staged = append(w.handoff[d].staged, stagedBuf{c, buf})
+		w.staged[i] = nil
+	}
+	w.staged = w.staged[:0]
+	for i, t := range w.handoff {
+		if t == nil {
+			continue
+		}
+		w.handoff[i] = nil
+		if err := w.b.loopWorker(i).el.Execute(context.Background(), t); err != nil {
+			t.release()
+		}
+	}
 	for i := range w.remote {
 		list := w.remote[i]
 		if len(list) == 0 {
@@ -136,6 +164,12 @@ func (w *worker) flushTurn() {
 // another worker delivered to during one of its turns.
 type flushTask struct {
 	clients []*client
+	staged  []stagedBuf
+}
+
+type stagedBuf struct {
+	c   *client
+	buf *bytebufferpool.ByteBuffer
 }
 
 var flushTaskPool = sync.Pool{New: func() any { return new(flushTask) }}
@@ -144,6 +178,11 @@ func (t *flushTask) Run(context.Context) error {
 	for _, c := range t.clients {
 		c.flush()
 	}
+	for i := range t.staged {
+		s := &t.staged[i]
+		s.c.writeStaged(s.buf)
+		s.buf = nil // back in the pool
+	}
 	t.release()
 	return nil
 }
@@ -151,6 +190,13 @@ func (t *flushTask) Run(context.Context) error {
 func (t *flushTask) release() {
 	clear(t.clients)
 	t.clients = t.clients[:0]
+	for _, s := range t.staged {
+		if s.buf != nil {
+			outPool.Put(s.buf) // not run (engine stopping)
+		}
+	}
+	clear(t.staged)
+	t.staged = t.staged[:0]
 	flushTaskPool.Put(t)
 }
 
