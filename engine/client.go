@@ -3,9 +3,11 @@ package engine
 import (
 	"errors"
 	"net"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 
+	"github.com/panjf2000/gnet/v2"
 	"github.com/valyala/bytebufferpool"
 
 	"github.com/tsubame-mq/tsubame/codec"
@@ -52,27 +54,25 @@ type client struct {
 	tr  transport
 	lis *listener
 
-	state   uint8
-	version byte // negotiated protocol level (0 until CONNECT)
-	wsConn  *ws.Conn
-	wsIn    *bytebufferpool.ByteBuffer // unframed MQTT bytes from WebSocket frames, waiting to be parsed
+	// rare holds what most connections never use (WebSocket framing, a
+	// will, topic aliases, a certificate user): one pointer, allocated by
+	// the first use, keeps an idle connection small (MEMORY.md).
+	rare *clientRare
 
-	id               string
-	username         string
-	certUser         string   // certificate CN on listeners with use_identity_as_username
-	remote           net.Addr // the peer, read once at accept (gnet clears its copy on close)
-	keepalive        uint16   // effective keepalive, seconds
-	will             *router.Message
-	willDelay        uint32
+	id          string
+	username    string
+	remote      net.Addr // the peer, read once at accept (gnet clears its copy on close)
+	sess        *Session
+	connectedAt int64
+	acceptedAt  int64 // unix seconds, set before the client is shared
+
+	// Small fields together, so the struct has no padding holes.
+	state            uint8
+	version          byte   // negotiated protocol level (0 until CONNECT)
+	keepalive        uint16 // effective keepalive, seconds
+	clientMaxPacket  uint32 // client's Maximum Packet Size (v5), 0 = none
 	normalDisconnect bool
-	sess             *Session
-	aliases          []string // inbound topic aliases (v5), index = alias
-	clientMaxPacket  uint32   // client's Maximum Packet Size (v5), 0 = none
-	connectedAt      int64
-
-	acceptedAt int64  // unix seconds, set before the client is shared
-	willExpiry uint32 // will Message Expiry Interval (v5)
-	takenOver  bool
+	takenOver        bool
 
 	// Read by the keepalive wheel and the admin API from other goroutines.
 	live        atomic.Bool  // CONNECT accepted; keepalive is set before it is stored
@@ -91,17 +91,45 @@ type client struct {
 
 	// own is the owner event loop's output buffer, appended to without a
 	// lock (see outFor); ownPending: c is on the loop's dirty list.
-	own        *bytebufferpool.ByteBuffer
-	ownPending bool
-	outFlag    atomic.Bool // c.out holds bytes (lets the owner skip the lock)
+	own     *bytebufferpool.ByteBuffer
+	outFlag atomic.Bool // c.out holds bytes (lets the owner skip the lock)
 
 	mu           sync.Mutex // guards out, flushPending, closed
 	out          *bytebufferpool.ByteBuffer
+	ownPending   bool
 	flushPending bool
 	closed       bool
 	closeReason  metrics.CloseReason
 	reasonSet    bool
 	discCode     byte // v5 DISCONNECT reason the server sends when it closes, 0xff none
+}
+
+// clientRare is the part of a client that few connections use. Owned like
+// the client's other fields: by its worker.
+type clientRare struct {
+	wsConn     *ws.Conn
+	wsIn       *bytebufferpool.ByteBuffer // unframed MQTT bytes from WebSocket frames, waiting to be parsed
+	certUser   string                     // certificate CN on listeners with use_identity_as_username
+	will       *router.Message
+	willDelay  uint32
+	willExpiry uint32   // will Message Expiry Interval (v5)
+	aliases    []string // inbound topic aliases (v5), index = alias
+}
+
+// x returns c.rare, allocating it on first use. Owner only.
+func (c *client) x() *clientRare {
+	if c.rare == nil {
+		c.rare = new(clientRare)
+	}
+	return c.rare
+}
+
+// will is c's will message, nil for none.
+func (c *client) will() *router.Message {
+	if c.rare == nil {
+		return nil
+	}
+	return c.rare.will
 }
 
 var outPool bytebufferpool.Pool
@@ -142,6 +170,26 @@ func (c *client) input(w *worker, b []byte) (consumed int, closeNow bool) {
 	return n, c.state == stateClosing
 }
 
+// contain stops a panic in this connection's code from taking the event
+// loop (and every other connection) down: it is logged with its stack, the
+// connection is closed, and the worker's pending output is still flushed.
+// A panic is always a broker bug; this only limits the damage to one client.
+func (c *client) contain(w *worker, action *gnet.Action) {
+	r := recover()
+	if r == nil {
+		return
+	}
+	c.b.log.Error("internal error, closing connection", "client", c.id, "remote", c.remote,
+		"panic", r, "stack", string(debug.Stack()))
+	c.setReason(metrics.CloseProtocolError)
+	c.state = stateClosing
+	w.flushing = false
+	w.flushTurn()
+	if action != nil {
+		*action = gnet.Close
+	}
+}
+
 // failInput handles a decode or protocol error from feed.
 func (c *client) failInput(w *worker, err error) {
 	if c.state == stateConnect {
@@ -153,6 +201,7 @@ func (c *client) failInput(w *worker, err error) {
 // inputWS unwraps WebSocket framing, then feeds the MQTT bytes.
 func (c *client) inputWS(w *worker, b []byte) (int, bool) {
 	consumed := 0
+	x := c.x()
 	if c.state == stateWSHandshake {
 		n, resp, conn, err := ws.Handshake(b, &c.lis.wsCfg, w.scratch[:0])
 		if err != nil {
@@ -172,7 +221,7 @@ func (c *client) inputWS(w *worker, b []byte) (int, bool) {
 		}
 		c.tr.write(resp)
 		w.scratch = resp[:0]
-		c.wsConn = conn
+		x.wsConn = conn
 		c.state = stateConnect
 		consumed = n
 		b = b[n:]
@@ -180,11 +229,11 @@ func (c *client) inputWS(w *worker, b []byte) (int, bool) {
 	if len(b) == 0 {
 		return consumed, false
 	}
-	if c.wsIn == nil {
-		c.wsIn = outPool.Get()
+	if x.wsIn == nil {
+		x.wsIn = outPool.Get()
 	}
-	n, mqtt, ctrl, closed, err := c.wsConn.ReadFrames(b, c.wsIn.B, w.scratch[:0])
-	c.wsIn.B = mqtt
+	n, mqtt, ctrl, closed, err := x.wsConn.ReadFrames(b, x.wsIn.B, w.scratch[:0])
+	x.wsIn.B = mqtt
 	if len(ctrl) > 0 {
 		c.tr.write(ctrl)
 		w.scratch = ctrl[:0]
@@ -202,18 +251,18 @@ func (c *client) inputWS(w *worker, b []byte) (int, bool) {
 		c.state = stateClosing
 		return consumed, true
 	}
-	if len(c.wsIn.B) > 0 {
-		m, err := c.feed(w, c.wsIn.B)
+	if len(x.wsIn.B) > 0 {
+		m, err := c.feed(w, x.wsIn.B)
 		if err != nil {
 			c.failInput(w, err)
 			return len(b) + consumed, true
 		}
-		rest := copy(c.wsIn.B, c.wsIn.B[m:])
-		c.wsIn.B = c.wsIn.B[:rest]
+		rest := copy(x.wsIn.B, x.wsIn.B[m:])
+		x.wsIn.B = x.wsIn.B[:rest]
 	}
-	if len(c.wsIn.B) == 0 {
-		outPool.Put(c.wsIn)
-		c.wsIn = nil
+	if len(x.wsIn.B) == 0 {
+		outPool.Put(x.wsIn)
+		x.wsIn = nil
 	}
 	return consumed, c.state == stateClosing
 }
@@ -401,9 +450,9 @@ func (c *client) writeStaged(buf *bytebufferpool.ByteBuffer) {
 // writeOut writes packet bytes, framed for WebSocket clients. Owner only.
 func (c *client) writeOut(b []byte) {
 	n := len(b)
-	if c.wsConn != nil {
+	if x := c.rare; x != nil && x.wsConn != nil {
 		frame := outPool.Get()
-		frame.B = c.wsConn.AppendFrame(frame.B[:0], b)
+		frame.B = x.wsConn.AppendFrame(frame.B[:0], b)
 		c.tr.write(frame.B)
 		outPool.Put(frame)
 	} else {
@@ -523,12 +572,14 @@ func (c *client) onClosed(w *worker, err error) {
 		outPool.Put(c.own)
 		c.own = nil
 	}
-	if c.wsIn != nil {
-		outPool.Put(c.wsIn)
-		c.wsIn = nil
-	}
-	if c.wsConn != nil {
-		c.wsConn.Release()
+	if x := c.rare; x != nil {
+		if x.wsIn != nil {
+			outPool.Put(x.wsIn)
+			x.wsIn = nil
+		}
+		if x.wsConn != nil {
+			x.wsConn.Release()
+		}
 	}
 	if c.normalDisconnect {
 		c.setReason(metrics.CloseNormal)

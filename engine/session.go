@@ -181,7 +181,7 @@ func (s *Session) deliver(w *worker, r *pubRef, qos byte, retain bool, subIDs []
 		return
 	}
 	c := s.client.Load()
-	if c != nil && s.queue.len() == 0 && len(s.inflight) < int(s.receiveMax) {
+	if c != nil && s.queue.len() == 0 && len(s.inflight) < int(s.receiveMax) && !(len(s.inflight) > 0 && c.overCap()) {
 		m := r.keep()
 		id := s.allocID()
 		s.inflight = append(s.inflight, inflightMsg{msg: m, subIDs: keepIDs(subIDs), id: id, qos: qos, retain: retain, state: stateFor(qos)})
@@ -270,8 +270,8 @@ func (s *Session) pumpLocked(w *worker) {
 	now := w.now
 	for s.queue.len() > 0 {
 		head := &s.queue.buf[s.queue.head]
-		if head.qos > 0 && len(s.inflight) >= int(s.receiveMax) {
-			break
+		if head.qos > 0 && (len(s.inflight) >= int(s.receiveMax) || len(s.inflight) > 0 && c.overCap()) {
+			break // an acknowledgement will pump again
 		}
 		q := s.queue.pop()
 		w.ms.Queued(&w.tally, -1)
@@ -429,6 +429,13 @@ func (c *client) sendPublish(w *worker, m *router.Message, qos byte, id uint16, 
 	// and folded into w.ms once per turn (flushTurn): a fan-out pays plain
 	// increments per subscriber instead of four atomic adds.
 	w.ms.Delivery(&w.tally, qos, w.now-m.Created)
+}
+
+// overCap reports whether the connection's unsent bytes passed
+// max_outbound_bytes: QoS 1/2 messages then wait in the session queue
+// instead of piling up in memory behind the socket.
+func (c *client) overCap() bool {
+	return c.b.lim.maxOutbound > 0 && c.sockPending.Load() > c.b.lim.maxOutbound
 }
 
 // sendAck queues PUBACK/PUBREC/PUBREL/PUBCOMP.

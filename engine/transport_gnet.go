@@ -39,12 +39,13 @@ func (h *gnetHandler) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	return nil, gnet.None
 }
 
-func (h *gnetHandler) OnTraffic(gc gnet.Conn) gnet.Action {
+func (h *gnetHandler) OnTraffic(gc gnet.Conn) (action gnet.Action) {
 	c, ok := gc.Context().(*client)
 	if !ok {
 		return gnet.Close
 	}
 	w := c.w
+	defer c.contain(w, &action)
 	w.tick()
 	buf, _ := gc.Peek(-1)
 	n, closeNow := c.input(w, buf)

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/panjf2000/gnet/v2"
 )
 
 // TLS and WSS listeners run on goroutines: gnet has no TLS (gnet issues 16,
@@ -120,7 +122,7 @@ func (b *Broker) serveTLS(l *listener, conn *tls.Conn) {
 	t.cl = c
 	if l.certUser {
 		if st := conn.ConnectionState(); len(st.PeerCertificates) > 0 {
-			c.certUser = st.PeerCertificates[0].Subject.CommonName
+			c.x().certUser = st.PeerCertificates[0].Subject.CommonName
 		}
 	}
 	b.tlsMu.Lock()
@@ -158,15 +160,13 @@ func (t *goTransport) readLoop() {
 		n, err := t.conn.Read(buf[len(buf):cap(buf)])
 		if n > 0 {
 			buf = buf[:len(buf)+n]
-			t.mu.Lock()
-			t.w.tick()
-			used, closeNow := c.input(t.w, buf)
-			t.w.flushTurn()
+			used, closeNow := t.process(buf)
 			if closeNow {
+				t.mu.Lock()
 				c.state = stateClosing
 				t.close()
+				t.mu.Unlock()
 			}
-			t.mu.Unlock()
 			buf = buf[:copy(buf, buf[used:])]
 			if cap(buf) > 64<<10 && len(buf) < 4<<10 {
 				buf = append(make([]byte, 0, 4<<10), buf...) // give a large packet's memory back
@@ -185,6 +185,24 @@ func (t *goTransport) readLoop() {
 	t.mu.Unlock()
 	t.wake()
 	<-t.done
+}
+
+// process runs broker code for one read, holding the connection's lock and
+// containing a panic to this connection.
+func (t *goTransport) process(buf []byte) (used int, closeNow bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var action gnet.Action
+	defer func() {
+		if action == gnet.Close {
+			used, closeNow = len(buf), true
+		}
+	}()
+	defer t.cl.contain(t.w, &action)
+	t.w.tick()
+	used, closeNow = t.cl.input(t.w, buf)
+	t.w.flushTurn()
+	return used, closeNow
 }
 
 // writeLoop writes whatever the client accumulated each time it is woken,
