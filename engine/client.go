@@ -124,14 +124,6 @@ func (c *client) x() *clientRare {
 	return c.rare
 }
 
-// will is c's will message, nil for none.
-func (c *client) will() *router.Message {
-	if c.rare == nil {
-		return nil
-	}
-	return c.rare.will
-}
-
 var outPool bytebufferpool.Pool
 
 func newClient(b *Broker, w *worker, tr transport, lis *listener) *client {

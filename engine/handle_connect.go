@@ -49,11 +49,11 @@ func (c *client) handleConnect(w *worker, p *codec.Packet) error {
 		// verified certificate authenticates and its CN is the user name;
 		// the password file is not consulted, as in mosquitto. Checking it
 		// would refuse every device that has no password entry.
-		if c.certUser == "" {
+		if c.rare == nil || c.rare.certUser == "" {
 			c.setReason(metrics.CloseAuthFailed)
 			return c.refuse(w, codec.NotAuthorized, "client certificate has no common name")
 		}
-		c.username = c.certUser
+		c.username = c.rare.certUser
 	case b.auth != nil:
 		if b.auth.LoginBlocked(ip, time.Unix(0, w.now)) {
 			b.log.Warn("login rate limited", "remote", c.remote, "client", id)
@@ -95,12 +95,12 @@ func (c *client) handleConnect(w *worker, p *codec.Packet) error {
 			if m.Props.Has(codec.PropMessageExpiry) {
 				m.Props.Present &^= 1 << codec.PropMessageExpiry
 			}
-			c.willDelay = p.WillProps.WillDelay
+			c.x().willDelay = p.WillProps.WillDelay
 			if p.WillProps.Has(codec.PropMessageExpiry) {
-				c.willExpiry = p.WillProps.MessageExpiry
+				c.x().willExpiry = p.WillProps.MessageExpiry
 			}
 		}
-		c.will = m
+		c.x().will = m
 	}
 
 	// Keepalive: lowered to max_keepalive at every protocol level; v5 is told

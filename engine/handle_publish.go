@@ -27,18 +27,19 @@ func (c *client) handlePublish(w *worker, p *codec.Packet) error {
 		if a == 0 || a > b.lim.maxTopicAlias {
 			return errTopicAliasInvalid // [MQTT-3.3.2-9]
 		}
+		x := c.x()
 		if len(topic) > 0 {
-			if c.aliases == nil {
-				c.aliases = make([]string, int(b.lim.maxTopicAlias)+1)
+			if x.aliases == nil {
+				x.aliases = make([]string, int(b.lim.maxTopicAlias)+1)
 			}
-			if c.aliases[a] != string(topic) {
-				c.aliases[a] = string(topic)
+			if x.aliases[a] != string(topic) {
+				x.aliases[a] = string(topic)
 			}
 		} else {
-			if c.aliases == nil || c.aliases[a] == "" {
+			if x.aliases == nil || x.aliases[a] == "" {
 				return errTopicAliasUnknown
 			}
-			topic = unsafe.Slice(unsafe.StringData(c.aliases[a]), len(c.aliases[a]))
+			topic = unsafe.Slice(unsafe.StringData(x.aliases[a]), len(x.aliases[a]))
 		}
 	}
 	if p.QoS > b.lim.maxQoS {

@@ -25,23 +25,25 @@ type Session struct {
 
 	client atomic.Pointer[client] // attached connection; nil while offline
 
-	mu             sync.Mutex
-	username       string
-	version        byte
-	subs           map[string]router.Options // filter as subscribed (with $share/...) -> options
-	inflight       []inflightMsg             // outbound QoS 1/2 awaiting acknowledgement, in send order
-	nextID         uint16
-	queue          msgQueue // messages waiting for an inflight slot or for the client to return
-	inQoS2         []uint16 // inbound QoS 2 packet ids between PUBREC and PUBREL [MQTT-4.3.3-10]
-	expiry         uint32   // session expiry interval, seconds; 0: ends at disconnect
-	gen            uint64   // bumped at every attach; delayed actions check it
-	receiveMax     uint16   // the client's Receive Maximum: QoS>0 messages we may have unacknowledged
-	maxPacket      uint32   // the client's Maximum Packet Size, 0 = none
-	connected      bool
-	disconnectedAt int64
-	ended          bool
-	waiters        []*ackHold // publishers' acknowledgements held while this queue drains
-	holdSince      int64      // when the oldest waiter was added, unix nanoseconds
+	mu        sync.Mutex
+	username  string
+	subs      map[string]router.Options // filter as subscribed (with $share/...) -> options
+	inflight  []inflightMsg             // outbound QoS 1/2 awaiting acknowledgement, in send order
+	queue     msgQueue                  // messages waiting for an inflight slot or for the client to return
+	inQoS2    []uint16                  // inbound QoS 2 packet ids between PUBREC and PUBREL [MQTT-4.3.3-10]
+	gen       uint64                    // bumped at every attach; delayed actions check it
+	waiters   []*ackHold                // publishers' acknowledgements held while this queue drains
+	holdSince int64                     // when the oldest waiter was added, unix nanoseconds
+
+	// Small fields together: with no padding holes a Session fits the
+	// 208-byte size class instead of 256 (MEMORY.md).
+	expiry     uint32 // session expiry interval, seconds; 0: ends at disconnect
+	maxPacket  uint32 // the client's Maximum Packet Size, 0 = none
+	nextID     uint16
+	receiveMax uint16 // the client's Receive Maximum: QoS>0 messages we may have unacknowledged
+	version    byte
+	connected  bool
+	ended      bool
 }
 
 // ackHold is an acknowledgement (PUBACK or PUBREC) a publisher is owed for a
@@ -105,25 +107,26 @@ type queuedMsg struct {
 	retain bool
 }
 
-// msgQueue is a FIFO ring of queued deliveries.
+// msgQueue is a FIFO ring of queued deliveries. head and n are 32-bit to
+// keep Session small; a queue is bounded by max_queued_messages far below that.
 type msgQueue struct {
 	buf   []queuedMsg
-	head  int
-	n     int
+	head  int32
+	n     int32
 	bytes int64
 }
 
-func (q *msgQueue) len() int { return q.n }
+func (q *msgQueue) len() int { return int(q.n) }
 
 func (q *msgQueue) push(m queuedMsg) {
-	if q.n == len(q.buf) {
+	if int(q.n) == len(q.buf) {
 		nb := make([]queuedMsg, max(8, 2*len(q.buf)))
-		for i := 0; i < q.n; i++ {
-			nb[i] = q.buf[(q.head+i)%len(q.buf)]
+		for i := 0; i < int(q.n); i++ {
+			nb[i] = q.buf[(int(q.head)+i)%len(q.buf)]
 		}
 		q.buf, q.head = nb, 0
 	}
-	q.buf[(q.head+q.n)%len(q.buf)] = m
+	q.buf[(int(q.head)+int(q.n))%len(q.buf)] = m
 	q.n++
 	q.bytes += msgSize(m.msg)
 }
@@ -131,7 +134,7 @@ func (q *msgQueue) push(m queuedMsg) {
 func (q *msgQueue) pop() queuedMsg {
 	m := q.buf[q.head]
 	q.buf[q.head] = queuedMsg{}
-	q.head = (q.head + 1) % len(q.buf)
+	q.head = int32((int(q.head) + 1) % len(q.buf))
 	q.n--
 	q.bytes -= msgSize(m.msg)
 	if q.n == 0 {
@@ -144,7 +147,7 @@ func (q *msgQueue) pop() queuedMsg {
 }
 
 func (q *msgQueue) clear() int {
-	n := q.n
+	n := int(q.n)
 	*q = msgQueue{}
 	return n
 }

@@ -148,7 +148,6 @@ func (b *Broker) detach(w *worker, c *client) {
 	if attached {
 		s.client.Store(nil)
 		s.connected = false
-		s.disconnectedAt = w.now
 		gen = s.gen
 		expiry = s.expiry
 		s.releaseLocked(w) // an offline queue does not hold publishers back
@@ -156,20 +155,20 @@ func (b *Broker) detach(w *worker, c *client) {
 	s.mu.Unlock()
 
 	// Will: not on a normal DISCONNECT [MQTT-3.1.2-10] [MQTT-3.14.4-3].
-	if c.will != nil && !c.normalDisconnect {
-		delay := c.willDelay
+	if x := c.rare; x != nil && x.will != nil && !c.normalDisconnect {
+		delay := x.willDelay
 		if attached && expiry < delay {
 			delay = expiry // sent when the session ends, if that is sooner [MQTT-3.1.3-9]
 		}
 		switch {
-		case !attached && c.version == codec.V5 && c.willDelay > 0 && !s.isEnded():
+		case !attached && c.version == codec.V5 && x.willDelay > 0 && !s.isEnded():
 			// Taken over, session resumed before the delay passed: not sent
 			// [MQTT-3.1.3-9]. (A clean-start takeover ended the session:
 			// the will goes out now, as the session ended first.)
 		case delay == 0 || !attached:
 			b.publishWill(w, c)
 		default:
-			will, willExpiry := c.will, c.willExpiry
+			will, willExpiry := x.will, x.willExpiry
 			b.timers.after(time.Duration(delay)*time.Second, func() {
 				s.mu.Lock()
 				stale := s.gen != gen || s.client.Load() != nil
@@ -248,9 +247,10 @@ func (b *Broker) dropSubscriptions(s *Session) {
 
 // publishWill publishes c's will now.
 func (b *Broker) publishWill(w *worker, c *client) {
-	will := c.will
-	c.will = nil
-	b.publishMessage(w, will, c.willExpiry, nil)
+	x := c.rare
+	will := x.will
+	x.will = nil
+	b.publishMessage(w, will, x.willExpiry, nil)
 }
 
 // publishMessage routes a broker-held message (a will, $SYS) as if it had
