@@ -43,8 +43,8 @@ func TestMatchAllocs(t *testing.T) {
 			var m Matches
 			topic := []byte(tc.topic)
 			r.Match(topic, tc.pub, &m)
-			if len(m.Deliveries) != tc.want {
-				t.Fatalf("got %d deliveries, want %d", len(m.Deliveries), tc.want)
+			if m.Len() != tc.want {
+				t.Fatalf("got %d deliveries, want %d", m.Len(), tc.want)
 			}
 			if a := testing.AllocsPerRun(200, func() { r.Match(topic, tc.pub, &m) }); a != 0 {
 				t.Fatalf("Match allocates %.1f times per call", a)
@@ -56,5 +56,31 @@ func TestMatchAllocs(t *testing.T) {
 func TestMatchTopicAllocs(t *testing.T) {
 	if a := testing.AllocsPerRun(100, func() { MatchTopic("a/+/c/#", "a/b/c/d/e") }); a != 0 {
 		t.Fatalf("MatchTopic allocates %.1f", a)
+	}
+}
+
+// TestMatchAllocsBigList: a fan-out over several chunks, with and without a
+// NoLocal publisher to leave out [MQTT-3.8.3-3], allocates nothing either.
+func TestMatchAllocsBigList(t *testing.T) {
+	r := New()
+	cs := make([]*client, 3*chunkSize+5)
+	for i := range cs {
+		cs[i] = &client{id: fmt.Sprintf("c%d", i)}
+		r.Subscribe(cs[i], "news/all", Options{QoS: 1, NoLocal: i == chunkSize+1})
+	}
+	topic := []byte("news/all")
+	for _, pub := range []Subscriber{nil, cs[chunkSize+1]} {
+		var m Matches
+		r.Match(topic, pub, &m)
+		want := len(cs)
+		if pub != nil {
+			want--
+		}
+		if m.Len() != want {
+			t.Fatalf("publisher %v: %d deliveries, want %d", pub, m.Len(), want)
+		}
+		if a := testing.AllocsPerRun(200, func() { r.Match(topic, pub, &m) }); a != 0 {
+			t.Fatalf("Match allocates %.1f times per call", a)
+		}
 	}
 }

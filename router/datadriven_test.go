@@ -132,7 +132,7 @@ func runFile(t *testing.T, file string) {
 						pubr = cl(args[3])
 					}
 					r.Match([]byte(args[1]), pubr, &m)
-					got := formatDeliveries(m.Deliveries)
+					got := formatDeliveries(flat(&m))
 					slices.Sort(wantF)
 					if !slices.Equal(got, wantF) {
 						t.Errorf("%s: %s\n got: %v\nwant: %v", at, line, got, wantF)

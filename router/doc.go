@@ -22,11 +22,17 @@
 //	 │                                               └─ multi ──► tnode   ("#")
 //	 └─ wild         one more trie for filters whose first level is + or #
 //
-//	tnode.subs ──► subList (immutable)
-//	                 dels  []Delivery   one per non-shared subscriber, ready to hand out
-//	                 meta  []subMeta    parallel: owner hash, NoLocal, RetainHandling
-//	                 groups []*group    shared groups on this filter
-//	                               └─ members ──► subList (immutable), next (round-robin counter)
+//	tnode.subs ──► subList (immutable, see sublist.go)
+//	                 dels/meta  tail chunk: []Delivery ready to hand out, []subMeta parallel
+//	                 ext ──► body   full chunks of 128 before the tail (big lists only)
+//	                         grps   shared groups on this filter
+//	                                  └─ members ──► subList (immutable), next (round-robin counter)
+//	                         idx    subscriber ──► position, for writers only
+//
+// A filter with a million subscribers is a spine of full chunks plus a tail:
+// Subscribe appends in place where no reader can look (amortized O(1)),
+// Unsubscribe finds the subscriber through idx and moves the last one into
+// the hole, copying only the chunks it touches and the spine.
 //
 // A wildcard-free topic is looked up with one hash in the exact index, plus
 // one walk of the trie shard of its first level and of the wild trie. A
@@ -40,7 +46,8 @@
 // immutable data (a HAMT node, a subList) or to a tnode, and writers never
 // modify data that was published: they build a new version beside it and
 // publish it with one atomic store (copy-on-write), holding only the mutex of
-// their shard. So a reader sees, for every node, either the whole old list or
+// their shard. (The one exception, appending to a list's tail chunk or spine,
+// writes only slots beyond the length of every published version.) So a reader sees, for every node, either the whole old list or
 // the whole new one, never a torn one. Subscribe creates missing trie nodes
 // one at a time and links each into its parent before storing the subList
 // that makes the subscription visible; a reader that meets a fresh node with
@@ -61,10 +68,12 @@
 //
 // # Match results
 //
-// When exactly one node matched with non-shared subscribers, no shared group
-// matched and no NoLocal subscription can be filtered out, Match returns that
-// node's immutable []Delivery as is (no copy, no allocation). Otherwise it
-// builds the result in the caller's Matches scratch, merging subscriptions of
+// The result is a list of slices (Matches.Chunks). When exactly one node
+// matched with non-shared subscribers, Match returns that node's immutable
+// chunks as they are (no copy, no allocation), split around the publisher's
+// own subscription if NoLocal leaves it out; one delivery per shared group is
+// added as one more slice. When several nodes matched, it builds the result in
+// the caller's Matches scratch, merging subscriptions of
 // one subscriber through a small open-addressing table keyed by a hash of the
 // subscriber's client id (collisions fall back to ==), so merging is linear in
 // the number of matched subscriptions.

@@ -9,20 +9,16 @@ import (
 // Matches is a reusable result buffer: the engine keeps one per event loop.
 // It is not safe for concurrent use; one Matches per goroutine.
 type Matches struct {
-	// Deliveries is the result of the last Match. READ-ONLY: it may alias
-	// immutable router memory; valid until the next Match into the same
-	// Matches.
-	Deliveries []Delivery
-
-	buf    []Delivery // built results
-	lists  []*subList // matched non-shared lists
-	groups []*group   // matched shared groups
-	stack  []frame    // trie walk
-	lv     []int32    // start offset of each topic level, plus a sentinel
-	table  []int32    // open addressing: position in buf + 1, 0 = empty
-	nids   []int32    // per position in buf: number of subscription ids
-	pairs  []idPair   // subscription ids of deliveries with more than one
-	ids    []uint32   // backing store for merged SubIDs
+	parts  [][]Delivery // the result: see Chunks
+	buf    []Delivery   // built results
+	lists  []*subList   // matched non-shared lists
+	groups []*group     // matched shared groups
+	stack  []frame      // trie walk
+	lv     []int32      // start offset of each topic level, plus a sentinel
+	table  []int32      // open addressing: position in buf + 1, 0 = empty
+	nids   []int32      // per position in buf: number of subscription ids
+	pairs  []idPair     // subscription ids of deliveries with more than one
+	ids    []uint32     // backing store for merged SubIDs
 }
 
 type frame struct {
@@ -35,14 +31,35 @@ type idPair struct {
 	id  uint32
 }
 
+// Chunks returns the deliveries of the last Match as consecutive slices,
+// each subscriber once: usually one slice, one per chunk of subscribers when
+// a filter with more than a chunk (128) of them matched without merging, so
+// that a fan-out to a million subscribers copies none of them. READ-ONLY: the
+// slices may alias immutable router memory; valid until the next Match into
+// the same Matches. Iterate as
+//
+//	for _, ds := range m.Chunks() {
+//		for i := range ds { d := &ds[i]; ... }
+//	}
+func (m *Matches) Chunks() [][]Delivery { return m.parts }
+
+// Len returns the number of deliveries of the last Match.
+func (m *Matches) Len() int {
+	n := 0
+	for _, p := range m.parts {
+		n += len(p)
+	}
+	return n
+}
+
 // Match finds who gets a message published to topic by publisher (may be
-// nil) and stores the result in m.Deliveries. See the package documentation
-// for the aliasing rules. It takes no lock and, once m's scratch has grown to
-// the largest result seen, allocates nothing.
+// nil) and stores the result in m (see Chunks). See the package
+// documentation for the aliasing rules. It takes no lock and, once m's
+// scratch has grown to the largest result seen, allocates nothing.
 func (r *Router) Match(topic []byte, publisher Subscriber, m *Matches) {
 	m.lists = m.lists[:0]
 	m.groups = m.groups[:0]
-	m.Deliveries = nil
+	m.parts = m.parts[:0]
 
 	// Wildcard-free filters: one lookup of the whole topic.
 	h := xxhash.Sum64(topic)
@@ -60,22 +77,14 @@ func (r *Router) Match(topic []byte, publisher Subscriber, m *Matches) {
 		m.walk(&r.wild.root, topic)
 	}
 
-	// Fast path: one node, nothing to merge, filter or add: hand out its
-	// immutable slice.
-	if len(m.groups) == 0 && len(m.lists) == 1 && (publisher == nil || m.lists[0].noLocal == 0) {
-		m.Deliveries = m.lists[0].dels
-		return
-	}
 	m.buf = m.buf[:0]
 	switch {
+	case len(m.lists) == 1 && (publisher == nil || m.lists[0].noLocal == 0):
+		// Fast path: one node, nothing to merge or filter: hand out its
+		// immutable chunks.
+		m.parts = m.lists[0].chunks(m.parts)
 	case len(m.lists) == 1: // one node: each subscriber appears once, only NoLocal to apply
-		sl := m.lists[0]
-		for i := range sl.dels {
-			if sl.meta[i].noLocal && sl.dels[i].Sub == publisher { // [MQTT-3.8.3-3]
-				continue
-			}
-			m.buf = append(m.buf, sl.dels[i])
-		}
+		m.chunksWithout(m.lists[0], publisher)
 	case len(m.lists) > 1:
 		m.merge(publisher)
 	}
@@ -83,13 +92,48 @@ func (r *Router) Match(topic []byte, publisher Subscriber, m *Matches) {
 	// robin; each member gets its own granted QoS [MQTT-4.8.2-3].
 	for _, g := range m.groups {
 		mem := g.members.Load()
-		if mem == nil || len(mem.dels) == 0 {
+		n := mem.len()
+		if n == 0 {
 			continue
 		}
 		i := g.next.Add(1) - 1
-		m.buf = append(m.buf, mem.dels[i%uint32(len(mem.dels))])
+		d, _ := mem.at(int(i % uint32(n)))
+		m.buf = append(m.buf, *d)
 	}
-	m.Deliveries = m.buf
+	if len(m.buf) > 0 {
+		m.parts = append(m.parts, m.buf)
+	}
+}
+
+// chunksWithout appends the chunks of sl to m.parts, leaving out the
+// publisher's own subscription if it has NoLocal [MQTT-3.8.3-3]: the chunk
+// holding it is split around it, so nothing is copied. A subscriber has at
+// most one subscription per list, so the scan stops at the first hit.
+func (m *Matches) chunksWithout(sl *subList, publisher Subscriber) {
+	found := false
+	emit := func(dels []Delivery, meta []subMeta) {
+		if !found {
+			for i := range dels {
+				if meta[i].noLocal && dels[i].Sub == publisher {
+					found = true
+					if i > 0 {
+						m.parts = append(m.parts, dels[:i])
+					}
+					if i+1 < len(dels) {
+						m.parts = append(m.parts, dels[i+1:])
+					}
+					return
+				}
+			}
+		}
+		if len(dels) > 0 {
+			m.parts = append(m.parts, dels)
+		}
+	}
+	for _, c := range sl.body() {
+		emit(c.dels[:], c.meta[:])
+	}
+	emit(sl.dels, sl.meta)
 }
 
 // levels records the start offset of every level of topic in m.lv, followed
@@ -109,11 +153,11 @@ func (m *Matches) collect(n *tnode) {
 	if sl == nil {
 		return
 	}
-	if len(sl.dels) > 0 {
+	if len(sl.dels) > 0 { // the tail is empty only when the whole list is
 		m.lists = append(m.lists, sl)
 	}
-	if sl.grps != nil {
-		m.groups = append(m.groups, *sl.grps...)
+	if sl.ext != nil && len(sl.ext.grps) > 0 {
+		m.groups = append(m.groups, sl.ext.grps...)
 	}
 }
 
@@ -154,7 +198,7 @@ func (m *Matches) walk(root *tnode, topic []byte) {
 func (m *Matches) merge(publisher Subscriber) {
 	total := 0
 	for _, sl := range m.lists {
-		total += len(sl.dels)
+		total += sl.len()
 	}
 	size := 8
 	for size < 2*total {
@@ -170,43 +214,13 @@ func (m *Matches) merge(publisher Subscriber) {
 	m.pairs = m.pairs[:0]
 
 	for _, sl := range m.lists {
-		for i := range sl.dels {
-			e := &sl.dels[i]
-			if sl.meta[i].noLocal && publisher != nil && e.Sub == publisher { // [MQTT-3.8.3-3]
-				continue
+		body := sl.body()
+		for k := 0; k <= len(body); k++ {
+			dels, meta := sl.dels, sl.meta
+			if k < len(body) {
+				dels, meta = body[k].dels[:], body[k].meta[:]
 			}
-			j := sl.meta[i].h & mask
-			for {
-				p := m.table[j]
-				if p == 0 { // first subscription of this subscriber
-					m.table[j] = int32(len(m.buf) + 1)
-					m.buf = append(m.buf, *e)
-					m.nids = append(m.nids, int32(len(e.SubIDs)))
-					break
-				}
-				d := &m.buf[p-1]
-				if d.Sub != e.Sub {
-					j = (j + 1) & mask
-					continue
-				}
-				if e.QoS > d.QoS {
-					d.QoS = e.QoS // [MQTT-3.3.4-2]
-				}
-				d.RetainAsPublished = d.RetainAsPublished || e.RetainAsPublished
-				if len(e.SubIDs) > 0 { // [MQTT-3.3.4-3]
-					switch m.nids[p-1] {
-					case 0:
-						d.SubIDs = e.SubIDs
-					case 1:
-						m.pairs = append(m.pairs, idPair{p - 1, d.SubIDs[0]})
-						fallthrough
-					default:
-						m.pairs = append(m.pairs, idPair{p - 1, e.SubIDs[0]})
-					}
-					m.nids[p-1]++
-				}
-				break
-			}
+			m.mergeRun(dels, meta, publisher, mask)
 		}
 	}
 	if len(m.pairs) == 0 {
@@ -229,5 +243,47 @@ func (m *Matches) merge(publisher Subscriber) {
 	for _, pr := range m.pairs {
 		m.ids[m.nids[pr.pos]] = pr.id
 		m.nids[pr.pos]++
+	}
+}
+
+// mergeRun merges one run (chunk) of a list into m.buf; see merge.
+func (m *Matches) mergeRun(dels []Delivery, meta []subMeta, publisher Subscriber, mask uint32) {
+	for i := range dels {
+		e := &dels[i]
+		if meta[i].noLocal && publisher != nil && e.Sub == publisher { // [MQTT-3.8.3-3]
+			continue
+		}
+		j := meta[i].h & mask
+		for {
+			p := m.table[j]
+			if p == 0 { // first subscription of this subscriber
+				m.table[j] = int32(len(m.buf) + 1)
+				m.buf = append(m.buf, *e)
+				m.nids = append(m.nids, int32(len(e.SubIDs)))
+				break
+			}
+			d := &m.buf[p-1]
+			if d.Sub != e.Sub {
+				j = (j + 1) & mask
+				continue
+			}
+			if e.QoS > d.QoS {
+				d.QoS = e.QoS // [MQTT-3.3.4-2]
+			}
+			d.RetainAsPublished = d.RetainAsPublished || e.RetainAsPublished
+			if len(e.SubIDs) > 0 { // [MQTT-3.3.4-3]
+				switch m.nids[p-1] {
+				case 0:
+					d.SubIDs = e.SubIDs
+				case 1:
+					m.pairs = append(m.pairs, idPair{p - 1, d.SubIDs[0]})
+					fallthrough
+				default:
+					m.pairs = append(m.pairs, idPair{p - 1, e.SubIDs[0]})
+				}
+				m.nids[p-1]++
+			}
+			break
+		}
 	}
 }

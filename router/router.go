@@ -81,44 +81,6 @@ func (n *tnode) empty() bool {
 	return n.subs.Load() == nil && n.kids.Load() == nil && n.plus.Load() == nil && n.multi.Load() == nil
 }
 
-// subMeta is what Match needs beside the Delivery of one subscription.
-type subMeta struct {
-	h       uint32    // hash of the owner's client id, for merging
-	subID   [1]uint32 // backing array of Delivery.SubIDs for a single subscription
-	noLocal bool
-	rh      byte // retain handling, kept for Options round trips
-}
-
-// subList is the immutable set of subscriptions on one filter: non-shared
-// subscribers (dels/meta, parallel) and shared groups. It is replaced as a
-// whole on every change. A one-subscriber list keeps its slices inline.
-type subList struct {
-	dels    []Delivery
-	meta    []subMeta
-	grps    *[]*group // shared groups; a pointer because most lists have none (keeps the list at 128 bytes)
-	one     [1]Delivery
-	oneMeta [1]subMeta
-	noLocal int32 // number of meta with noLocal
-}
-
-// groups returns the shared groups of sl (nil-safe).
-func (sl *subList) groups() []*group {
-	if sl == nil || sl.grps == nil {
-		return nil
-	}
-	return *sl.grps
-}
-
-// setGroups sets the groups of a list being built; gs must not share a
-// backing array with a published list.
-func (sl *subList) setGroups(gs []*group) {
-	if len(gs) == 0 {
-		sl.grps = nil
-	} else {
-		sl.grps = &gs
-	}
-}
-
 // group is one shared subscription group on one filter. The object is stable
 // for the group's life; its members are an immutable subList swapped
 // atomically, and next is the round-robin cursor shared by all loops.
@@ -221,9 +183,7 @@ func (r *Router) Subscribe(s Subscriber, filter string, o Options) (existed bool
 		}
 		if g == nil {
 			g = &group{name: grp, filter: filter}
-			nl := sl.clone()
-			nl.setGroups(append(slices.Clip(sl.groups()), g))
-			n.subs.Store(nl.seal())
+			n.subs.Store(sl.withGroups(append(slices.Clip(sl.groups()), g)))
 		}
 		var nm *subList
 		nm, existed = g.members.Load().with(d, meta)
@@ -290,9 +250,7 @@ func (r *Router) Unsubscribe(s Subscriber, filter string) bool {
 		}
 		g.members.Store(nm)
 		if nm == nil { // last member gone: drop the group
-			nl := sl.clone()
-			nl.setGroups(append(slices.Clip(sl.groups()[:gi]), sl.groups()[gi+1:]...))
-			n.subs.Store(nl.seal())
+			n.subs.Store(sl.withGroups(append(slices.Clip(sl.groups()[:gi]), sl.groups()[gi+1:]...)))
 		}
 	} else {
 		nl, ok := sl.without(s)
@@ -382,79 +340,6 @@ func prunePath(path []*tnode) {
 	}
 }
 
-// clone returns a mutable copy of sl (nil gives an empty list); call seal
-// before publishing it.
-func (sl *subList) clone() *subList {
-	nl := &subList{}
-	if sl != nil {
-		nl.dels = append([]Delivery(nil), sl.dels...)
-		nl.meta = append([]subMeta(nil), sl.meta...)
-		nl.grps = sl.grps // immutable, shared
-	}
-	return nl
-}
-
-// seal finishes a list built by clone: moves a single subscriber inline,
-// points SubIDs at the list's own meta, recounts NoLocal and returns nil for
-// an empty list.
-func (sl *subList) seal() *subList {
-	if len(sl.dels) == 0 && len(sl.groups()) == 0 {
-		return nil
-	}
-	if len(sl.dels) == 0 {
-		sl.dels, sl.meta = nil, nil
-	} else if len(sl.dels) == 1 {
-		sl.one[0], sl.oneMeta[0] = sl.dels[0], sl.meta[0]
-		sl.dels, sl.meta = sl.one[:], sl.oneMeta[:]
-	}
-	if len(sl.groups()) == 0 {
-		sl.grps = nil
-	}
-	sl.noLocal = 0
-	for i := range sl.meta {
-		if sl.meta[i].subID[0] != 0 {
-			sl.dels[i].SubIDs = sl.meta[i].subID[:]
-		} else {
-			sl.dels[i].SubIDs = nil
-		}
-		if sl.meta[i].noLocal {
-			sl.noLocal++
-		}
-	}
-	return sl
-}
-
-// with returns a copy of sl with d (owner d.Sub) added or replaced.
-func (sl *subList) with(d Delivery, m subMeta) (*subList, bool) {
-	nl := sl.clone()
-	for i := range nl.dels {
-		if nl.dels[i].Sub == d.Sub {
-			nl.dels[i], nl.meta[i] = d, m
-			return nl.seal(), true
-		}
-	}
-	nl.dels = append(nl.dels, d)
-	nl.meta = append(nl.meta, m)
-	return nl.seal(), false
-}
-
-// without returns a copy of sl without s's subscription (nil if that leaves
-// the list empty) and whether s was there.
-func (sl *subList) without(s Subscriber) (*subList, bool) {
-	if sl == nil {
-		return nil, false
-	}
-	for i := range sl.dels {
-		if sl.dels[i].Sub == s {
-			nl := &subList{grps: sl.grps}
-			nl.dels = append(append(make([]Delivery, 0, len(sl.dels)-1), sl.dels[:i]...), sl.dels[i+1:]...)
-			nl.meta = append(append(make([]subMeta, 0, len(sl.meta)-1), sl.meta[:i]...), sl.meta[i+1:]...)
-			return nl.seal(), true
-		}
-	}
-	return sl, false
-}
-
 // Walk lists filters with their subscriber counts for the admin console;
 // shared groups are reported as "$share/<group>/<filter>". It takes no lock
 // and never blocks Match or writers; what it reports is, per filter, the
@@ -465,11 +350,11 @@ func (r *Router) Walk(fn func(filter string, subscribers int) bool) {
 		if sl == nil {
 			return true
 		}
-		if len(sl.dels) > 0 && !fn(n.path, len(sl.dels)) {
+		if k := sl.len(); k > 0 && !fn(n.path, k) {
 			return false
 		}
 		for _, g := range sl.groups() {
-			if m := g.members.Load(); m != nil && !fn(g.filter, len(m.dels)) {
+			if m := g.members.Load(); m != nil && !fn(g.filter, m.len()) {
 				return false
 			}
 		}

@@ -73,7 +73,7 @@ func TestConcurrentMatchChurn(t *testing.T) {
 				rounds.Add(1)
 				seen := map[Subscriber]int{}
 				shared := 0
-				for _, d := range m.Deliveries {
+				for _, d := range flat(&m) {
 					if d.Shared {
 						shared++
 						if d.Sub != g1 && d.Sub != g2 {
@@ -221,8 +221,8 @@ func TestDeepTopic(t *testing.T) {
 	r.Subscribe(c, "a/#", Options{QoS: 0})
 	var m Matches
 	r.Match([]byte(topic), nil, &m)
-	if len(m.Deliveries) != 1 || m.Deliveries[0].QoS != 2 {
-		t.Fatalf("got %+v", m.Deliveries)
+	if m.Len() != 1 || flat(&m)[0].QoS != 2 {
+		t.Fatalf("got %+v", flat(&m))
 	}
 	if !MatchTopic(strings.Repeat("+/", 65534)+"#", topic) {
 		t.Fatal("MatchTopic on deep topic")
