@@ -208,24 +208,27 @@ func (b *Broker) route(w *worker, r *pubRef, from *Session) int {
 	}
 	topic := unsafe.Slice(unsafe.StringData(m.Topic), len(m.Topic))
 	b.router.Match(topic, pub, &w.matches)
-	ds := w.matches.Deliveries
 	acl := b.auth != nil && b.auth.HasACL()
 	n := 0
-	for i := range ds {
-		d := &ds[i]
-		s := d.Sub.(*Session)
-		if acl && !b.auth.Allowed(s.username, s.id, m.Topic, aclRead) {
-			continue // denied deliveries are never sent
+	// Chunks: a big subscriber list comes back as the router's own chunks of
+	// 128, never copied.
+	for _, ds := range w.matches.Chunks() {
+		for i := range ds {
+			d := &ds[i]
+			s := d.Sub.(*Session)
+			if acl && !b.auth.Allowed(s.username, s.id, m.Topic, aclRead) {
+				continue // denied deliveries are never sent
+			}
+			qos := m.QoS
+			if d.QoS < qos {
+				qos = d.QoS // [MQTT-3.8.4-8]
+			}
+			// Retain flag on normal delivery: as published only with Retain As
+			// Published [MQTT-3.3.1-12] [MQTT-3.3.1-13]; 3.1.1 clears it [MQTT-3.3.1-9].
+			retain := m.Retain && d.RetainAsPublished
+			s.deliver(w, r, qos, retain, d.SubIDs)
+			n++
 		}
-		qos := m.QoS
-		if d.QoS < qos {
-			qos = d.QoS // [MQTT-3.8.4-8]
-		}
-		// Retain flag on normal delivery: as published only with Retain As
-		// Published [MQTT-3.3.1-12] [MQTT-3.3.1-13]; 3.1.1 clears it [MQTT-3.3.1-9].
-		retain := m.Retain && d.RetainAsPublished
-		s.deliver(w, r, qos, retain, d.SubIDs)
-		n++
 	}
 	return n
 }
