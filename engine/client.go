@@ -340,6 +340,7 @@ func (c *client) send(w *worker, b []byte) {
 	if out, locked := c.outFor(w); out != nil {
 		out.B = append(out.B, b...)
 		c.doneOut(locked)
+		w.ms.PacketOut(codec.PacketType(b[0] >> 4)) // b is one whole packet
 	}
 }
 
