@@ -2,55 +2,16 @@ package engine
 
 import (
 	"bytes"
-	"context"
-	"io"
-	"log/slog"
 	"net"
-	"os"
 	"testing"
 	"time"
 
 	"github.com/tsubame-mq/tsubame/codec"
-	"github.com/tsubame-mq/tsubame/engine/config"
 )
 
 // Helpers shared by the wireNN black-box tests: v5 connects, decoding of
 // server packets as a client would, and close checks that also return what
 // the server sent before closing.
-
-// quickBroker is testBroker with the shutdown left to run in the background
-// when the test ends: gnet's Stop polls every 500 ms, which over a hundred
-// wire tests would be most of the package's run time. Each broker listens on
-// its own port 0, so a broker still stopping disturbs no later test.
-func quickBroker(t testing.TB, mod func(c *config.Config)) *Broker {
-	t.Helper()
-	cfg := config.Default()
-	cfg.Listeners = []config.Listener{{Type: config.TypeTCP, Address: "127.0.0.1:0"}}
-	cfg.Admin.Address = ""
-	cfg.SysInterval = 0
-	if mod != nil {
-		mod(cfg)
-	}
-	var logOut io.Writer = io.Discard
-	if os.Getenv("TSUBAME_TEST_LOG") != "" {
-		logOut = os.Stderr
-	}
-	b, err := New(cfg, slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: slog.LevelDebug})))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := b.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		go func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			_ = b.Shutdown(ctx)
-		}()
-	})
-	return b
-}
 
 // recv reads the next packet and decodes it as a client does (a PUBLISH from
 // the server may carry Subscription Identifiers), failing unless it is typ.

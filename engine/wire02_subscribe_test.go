@@ -14,7 +14,7 @@ import (
 // bytes where the reply is fully determined.
 
 func TestSubackOneCodePerFilterInOrder_MQTT_3_9_3_1(t *testing.T) {
-	b := quickBroker(t, nil)
+	b := testBroker(t, nil)
 	w := connectWire(t, b.Addr("tcp"), "s", codec.V311, true)
 	w.send([]byte{
 		0x82, 0x0e, // SUBSCRIBE, remaining 14
@@ -27,14 +27,14 @@ func TestSubackOneCodePerFilterInOrder_MQTT_3_9_3_1(t *testing.T) {
 }
 
 func TestSubackGrantsAtMostMaxQoS_MQTT_3_8_4_6(t *testing.T) {
-	b := quickBroker(t, func(c *config.Config) { c.MQTT.MaxQoS = 1 })
+	b := testBroker(t, func(c *config.Config) { c.MQTT.MaxQoS = 1 })
 	w := connectWire(t, b.Addr("tcp"), "s", codec.V311, true)
 	w.send([]byte{0x82, 0x06, 0x00, 0x01, 0x00, 0x01, 'q', 0x02})
 	w.expectRaw([]byte{0x90, 0x03, 0x00, 0x01, 0x01}) // granted 1, not 2
 }
 
 func TestSubscribeReplacesExisting_MQTT_3_8_4_3(t *testing.T) {
-	b := quickBroker(t, nil)
+	b := testBroker(t, nil)
 	s := connectWire(t, b.Addr("tcp"), "s", codec.V311, true)
 	subscribe(t, s, 1, "r/x", 1)
 	subscribe(t, s, 2, "r/x", 0) // same filter: replaced, QoS now 0
@@ -45,7 +45,7 @@ func TestSubscribeReplacesExisting_MQTT_3_8_4_3(t *testing.T) {
 }
 
 func TestUnsubscribe311_MQTT_3_10_4_4(t *testing.T) {
-	b := quickBroker(t, nil)
+	b := testBroker(t, nil)
 	s := connectWire(t, b.Addr("tcp"), "s", codec.V311, true)
 	subscribe(t, s, 1, "u/1", 0)
 	s.send([]byte{0xa2, 0x07, 0x00, 0x05, 0x00, 0x03, 'u', '/', '1'}) // UNSUBSCRIBE id 5
@@ -59,7 +59,7 @@ func TestUnsubscribe311_MQTT_3_10_4_4(t *testing.T) {
 }
 
 func TestUnsubackV5ReasonPerFilter_MQTT_3_11_3_1(t *testing.T) {
-	b := quickBroker(t, nil)
+	b := testBroker(t, nil)
 	s, _ := connect5(t, b.Addr("tcp"), "s", true, nil)
 	subscribeOpts(t, s, 1, 0, sub("u/1", 0))
 	s.send([]byte{0xa2, 0x0b, 0x00, 0x07, 0x00, // UNSUBSCRIBE id 7, no properties
@@ -84,7 +84,7 @@ func TestSubackV5ReasonCodes(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			b := quickBroker(t, tc.mod)
+			b := testBroker(t, tc.mod)
 			s, _ := connect5(t, b.Addr("tcp"), "s", true, nil)
 			f := []byte(tc.filter)
 			pkt := []byte{0x82, byte(2 + 1 + 2 + len(f) + 1), 0x00, 0x09, 0x00, 0x00, byte(len(f))}
@@ -112,7 +112,7 @@ func TestSubscribeInvalidFilter(t *testing.T) {
 		{"v5 share name with wildcard: DISCONNECT 0x8F [MQTT-4.8.2-2]", codec.V5, "$share/g+/a", disconnectV5(0x8f)},
 		{"v5 share without filter: DISCONNECT 0x8F [MQTT-4.8.2-2]", codec.V5, "$share/g", disconnectV5(0x8f)},
 	}
-	b := quickBroker(t, nil)
+	b := testBroker(t, nil)
 	for i, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			w := connectWire(t, b.Addr("tcp"), fmt.Sprint("inv", i), tc.ver, true)
@@ -132,7 +132,7 @@ func TestSubscribeInvalidFilter(t *testing.T) {
 }
 
 func TestSubscribeReservedOptionBits_MQTT_3_8_3_5(t *testing.T) {
-	b := quickBroker(t, nil)
+	b := testBroker(t, nil)
 	t.Run("v5 reserved bits 6-7 set: DISCONNECT 0x81 [MQTT-3.8.3-5]", func(t *testing.T) {
 		w, _ := connect5(t, b.Addr("tcp"), "r5", true, nil)
 		w.send([]byte{0x82, 0x07, 0x00, 0x01, 0x00, 0x00, 0x01, 'a', 0xc1})
@@ -158,7 +158,7 @@ func TestSubscribeReservedOptionBits_MQTT_3_8_3_5(t *testing.T) {
 }
 
 func TestSharedSubscriptionOneMemberEach_MQTT_4_8_2(t *testing.T) {
-	b := quickBroker(t, nil)
+	b := testBroker(t, nil)
 	m1, _ := connect5(t, b.Addr("tcp"), "m1", true, nil)
 	m2, _ := connect5(t, b.Addr("tcp"), "m2", true, nil)
 	plain, _ := connect5(t, b.Addr("tcp"), "plain", true, nil)
@@ -201,7 +201,7 @@ func TestSharedSubscriptionOneMemberEach_MQTT_4_8_2(t *testing.T) {
 }
 
 func TestOverlappingSubscriptionsOnceAtMaxQoS_MQTT_3_3_5_1(t *testing.T) {
-	b := quickBroker(t, nil)
+	b := testBroker(t, nil)
 	s := connectWire(t, b.Addr("tcp"), "s", codec.V311, true)
 	subscribe(t, s, 1, "ov/+", 0)
 	subscribe(t, s, 2, "ov/#", 2)
@@ -219,7 +219,7 @@ func TestOverlappingSubscriptionsOnceAtMaxQoS_MQTT_3_3_5_1(t *testing.T) {
 }
 
 func TestOverlappingSubscriptionIdentifiersMerged_MQTT_3_3_4_4(t *testing.T) {
-	b := quickBroker(t, nil)
+	b := testBroker(t, nil)
 	s, _ := connect5(t, b.Addr("tcp"), "s", true, nil)
 	subscribeOpts(t, s, 1, 5, sub("id/+", 0))
 	subscribeOpts(t, s, 2, 7, sub("id/#", 1))
@@ -237,7 +237,7 @@ func TestOverlappingSubscriptionIdentifiersMerged_MQTT_3_3_4_4(t *testing.T) {
 }
 
 func TestNoLocal_MQTT_3_8_3_3(t *testing.T) {
-	b := quickBroker(t, nil)
+	b := testBroker(t, nil)
 	s, _ := connect5(t, b.Addr("tcp"), "self", true, nil)
 	subscribeOpts(t, s, 1, 0, codec.Subscription{Filter: []byte("nl"), QoS: 0, NoLocal: true})
 	s.sendPacket(&codec.Packet{Type: codec.PUBLISH, Topic: []byte("nl"), Payload: []byte("own")})
@@ -250,7 +250,7 @@ func TestNoLocal_MQTT_3_8_3_3(t *testing.T) {
 }
 
 func TestRetainAsPublished_MQTT_3_3_1_12(t *testing.T) {
-	b := quickBroker(t, nil)
+	b := testBroker(t, nil)
 	rap, _ := connect5(t, b.Addr("tcp"), "rap", true, nil)
 	plain, _ := connect5(t, b.Addr("tcp"), "plain", true, nil)
 	subscribeOpts(t, rap, 1, 0, codec.Subscription{Filter: []byte("rp"), RetainAsPublished: true})
@@ -262,7 +262,7 @@ func TestRetainAsPublished_MQTT_3_3_1_12(t *testing.T) {
 }
 
 func TestRetainHandling(t *testing.T) {
-	b := quickBroker(t, nil)
+	b := testBroker(t, nil)
 	p := connectWire(t, b.Addr("tcp"), "p", codec.V311, true)
 	publish(t, p, 1, "rh/a", "kept", 1, true)
 	retainedRaw := []byte{0x31, 0x0b, 0x00, 0x04, 'r', 'h', '/', 'a', 0x00, 'k', 'e', 'p', 't'}
@@ -290,7 +290,7 @@ func TestRetainHandling(t *testing.T) {
 }
 
 func TestSubscribePublishMQTT31(t *testing.T) {
-	b := quickBroker(t, nil)
+	b := testBroker(t, nil)
 	s := dial(t, b.Addr("tcp"))
 	s.ver = codec.V31
 	s.send([]byte{0x10, 0x10, 0x00, 0x06, 'M', 'Q', 'I', 's', 'd', 'p', 0x03, 0x02, 0x00, 0x1e, 0x00, 0x02, 's', '1'})

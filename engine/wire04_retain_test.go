@@ -12,7 +12,7 @@ import (
 // v5 retain handling and shared subscriptions.
 
 func TestRetainedReplaced_MQTT_3_3_1_5(t *testing.T) {
-	b := quickBroker(t, nil)
+	b := testBroker(t, nil)
 	p := connectWire(t, b.Addr("tcp"), "p", codec.V311, true)
 	publish(t, p, 1, "rr", "v1", 1, true)
 	publish(t, p, 2, "rr", "v2", 1, true) // replaces v1
@@ -23,7 +23,7 @@ func TestRetainedReplaced_MQTT_3_3_1_5(t *testing.T) {
 }
 
 func TestRetainedDeletedByEmptyPayload_MQTT_3_3_1_6(t *testing.T) {
-	b := quickBroker(t, nil)
+	b := testBroker(t, nil)
 	p := connectWire(t, b.Addr("tcp"), "p", codec.V311, true)
 	publish(t, p, 1, "rd", "v", 1, true)
 	p.send([]byte{0x33, 0x06, 0x00, 0x02, 'r', 'd', 0x00, 0x02}) // QoS 1 retain, empty payload
@@ -34,7 +34,7 @@ func TestRetainedDeletedByEmptyPayload_MQTT_3_3_1_6(t *testing.T) {
 }
 
 func TestRetainedNotReplacedByNonRetained_MQTT_3_3_1_8(t *testing.T) {
-	b := quickBroker(t, nil)
+	b := testBroker(t, nil)
 	p := connectWire(t, b.Addr("tcp"), "p", codec.V311, true)
 	publish(t, p, 1, "rn", "keep", 1, true)
 	publish(t, p, 2, "rn", "transient", 1, false)
@@ -44,7 +44,7 @@ func TestRetainedNotReplacedByNonRetained_MQTT_3_3_1_8(t *testing.T) {
 }
 
 func TestRetainedWildcardDelivery_MQTT_3_3_1_9(t *testing.T) {
-	b := quickBroker(t, nil)
+	b := testBroker(t, nil)
 	p := connectWire(t, b.Addr("tcp"), "p", codec.V311, true)
 	for i, topic := range []string{"w/a", "w/b", "w/a/deep", "x/y", "$sys-like/w"} {
 		publish(t, p, uint16(i+1), topic, topic, 1, true)
@@ -83,7 +83,7 @@ func TestRetainedWildcardDelivery_MQTT_3_3_1_9(t *testing.T) {
 }
 
 func TestRetainedDollarTopicNotMatchedByWildcard_MQTT_4_7_2_1(t *testing.T) {
-	b := quickBroker(t, nil)
+	b := testBroker(t, nil)
 	p := connectWire(t, b.Addr("tcp"), "p", codec.V311, true)
 	publish(t, p, 1, "$dollar/x", "v", 1, true)
 	s := connectWire(t, b.Addr("tcp"), "s", codec.V311, true)
@@ -95,7 +95,7 @@ func TestRetainedDollarTopicNotMatchedByWildcard_MQTT_4_7_2_1(t *testing.T) {
 }
 
 func TestRetainedQoSDowngraded_MQTT_3_8_4_8(t *testing.T) {
-	b := quickBroker(t, nil)
+	b := testBroker(t, nil)
 	p := connectWire(t, b.Addr("tcp"), "p", codec.V311, true)
 	publish(t, p, 1, "rq", "two", 2, true)
 	s0 := connectWire(t, b.Addr("tcp"), "s0", codec.V311, true)
@@ -115,7 +115,7 @@ func TestRetainedQoSDowngraded_MQTT_3_8_4_8(t *testing.T) {
 }
 
 func TestRetainedV5PropertiesKept_MQTT_3_3_2_17(t *testing.T) {
-	b := quickBroker(t, nil)
+	b := testBroker(t, nil)
 	p, _ := connect5(t, b.Addr("tcp"), "p", true, nil)
 	pk := &codec.Packet{Type: codec.PUBLISH, QoS: 1, PacketID: 1, Retain: true, Topic: []byte("rv"), Payload: []byte("x")}
 	pk.Props.User = []codec.UserProperty{{Key: []byte("k"), Value: []byte("v")}}
@@ -132,7 +132,7 @@ func TestRetainedV5PropertiesKept_MQTT_3_3_2_17(t *testing.T) {
 }
 
 func TestRetainedNotSentToSharedSubscription_MQTT_4_8_2(t *testing.T) {
-	b := quickBroker(t, nil)
+	b := testBroker(t, nil)
 	p := connectWire(t, b.Addr("tcp"), "p", codec.V311, true)
 	publish(t, p, 1, "rs/a", "kept", 1, true)
 	s, _ := connect5(t, b.Addr("tcp"), "s", true, nil)
@@ -149,7 +149,7 @@ func TestRetainedNotSentToSharedSubscription_MQTT_4_8_2(t *testing.T) {
 
 func TestRetainedExpiredNotSent_MQTT_3_3_2_5(t *testing.T) {
 	t.Parallel()
-	b := quickBroker(t, nil)
+	b := testBroker(t, nil)
 	p, _ := connect5(t, b.Addr("tcp"), "p", true, nil)
 	pk := &codec.Packet{Type: codec.PUBLISH, Retain: true, Topic: []byte("re"), Payload: []byte("short")}
 	pk.Props.MessageExpiry = 1

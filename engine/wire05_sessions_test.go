@@ -22,7 +22,7 @@ func reconnect311(t *testing.T, addr, id string, clean bool, present byte) *wire
 }
 
 func TestCleanSessionDiscardsState_MQTT_3_1_2_6(t *testing.T) {
-	b := quickBroker(t, nil)
+	b := testBroker(t, nil)
 	s := connectWire(t, b.Addr("tcp"), "cs", codec.V311, false)
 	subscribe(t, s, 1, "cs/t", 1)
 	_ = s.conn.Close()
@@ -38,7 +38,7 @@ func TestCleanSessionDiscardsState_MQTT_3_1_2_6(t *testing.T) {
 }
 
 func TestPersistentSessionQueuesQoS1_MQTT_3_1_2_4(t *testing.T) {
-	b := quickBroker(t, nil)
+	b := testBroker(t, nil)
 	s := connectWire(t, b.Addr("tcp"), "ps", codec.V311, false)
 	subscribe(t, s, 1, "ps/+", 2)
 	s.send([]byte{0xe0, 0x00})
@@ -61,7 +61,7 @@ func TestPersistentSessionQueuesQoS1_MQTT_3_1_2_4(t *testing.T) {
 }
 
 func TestOfflineQueueBoundedByMaxQueuedMessages(t *testing.T) {
-	b := quickBroker(t, func(c *config.Config) { c.MQTT.MaxQueuedMessages = 5 })
+	b := testBroker(t, func(c *config.Config) { c.MQTT.MaxQueuedMessages = 5 })
 	s := connectWire(t, b.Addr("tcp"), "q", codec.V311, false)
 	subscribe(t, s, 1, "q", 1)
 	s.send([]byte{0xe0, 0x00})
@@ -83,7 +83,7 @@ func TestOfflineQueueBoundedByMaxQueuedMessages(t *testing.T) {
 
 func TestSessionExpiryV5_MQTT_3_1_2_23(t *testing.T) {
 	t.Parallel()
-	b := quickBroker(t, nil)
+	b := testBroker(t, nil)
 	addr := b.Addr("tcp")
 	expiry := func(sec uint32) func(p *codec.Packet) {
 		return func(p *codec.Packet) {
@@ -121,7 +121,7 @@ func TestSessionExpiryV5_MQTT_3_1_2_23(t *testing.T) {
 }
 
 func TestSessionExpiryFromDisconnect_MQTT_3_14_2_2(t *testing.T) {
-	b := quickBroker(t, nil)
+	b := testBroker(t, nil)
 	w, _ := connect5(t, b.Addr("tcp"), "d0", false, nil)
 	// Expiry 0 at CONNECT, non-zero on DISCONNECT: protocol error.
 	w.send([]byte{0xe0, 0x07, 0x00, 0x05, 0x11, 0x00, 0x00, 0x00, 0x0a})
@@ -129,7 +129,7 @@ func TestSessionExpiryFromDisconnect_MQTT_3_14_2_2(t *testing.T) {
 }
 
 func TestTakeoverKeepsPersistentState_MQTT_3_1_4_3(t *testing.T) {
-	b := quickBroker(t, nil)
+	b := testBroker(t, nil)
 	a := connectWire(t, b.Addr("tcp"), "tk", codec.V311, false)
 	subscribe(t, a, 1, "tk", 1)
 	nb := reconnect311(t, b.Addr("tcp"), "tk", false, 0x01) // same id, resumes the session
@@ -142,7 +142,7 @@ func TestTakeoverKeepsPersistentState_MQTT_3_1_4_3(t *testing.T) {
 }
 
 func TestTakeoverCleanDiscardsState_MQTT_3_1_4_3(t *testing.T) {
-	b := quickBroker(t, nil)
+	b := testBroker(t, nil)
 	a, _ := connect5(t, b.Addr("tcp"), "tc", false, func(p *codec.Packet) {
 		p.Props.SessionExpiry = 60
 		p.Props.Present |= 1 << codec.PropSessionExpiry
@@ -159,7 +159,7 @@ func TestTakeoverCleanDiscardsState_MQTT_3_1_4_3(t *testing.T) {
 }
 
 func TestQoS2RedeliveryPublishThenPubrel_MQTT_4_4_0_1(t *testing.T) {
-	b := quickBroker(t, nil)
+	b := testBroker(t, nil)
 	s := connectWire(t, b.Addr("tcp"), "r2", codec.V311, false)
 	subscribe(t, s, 1, "r2", 2)
 	p := connectWire(t, b.Addr("tcp"), "p", codec.V311, true)
@@ -193,7 +193,7 @@ func TestQoS2RedeliveryPublishThenPubrel_MQTT_4_4_0_1(t *testing.T) {
 }
 
 func TestInboundQoS2StateSurvivesReconnect_MQTT_4_3_3_10(t *testing.T) {
-	b := quickBroker(t, nil)
+	b := testBroker(t, nil)
 	s := connectWire(t, b.Addr("tcp"), "sub", codec.V311, true)
 	subscribe(t, s, 1, "i2", 2)
 	p := connectWire(t, b.Addr("tcp"), "ip", codec.V311, false)
@@ -216,7 +216,7 @@ func TestInboundQoS2StateSurvivesReconnect_MQTT_4_3_3_10(t *testing.T) {
 }
 
 func TestTakeoverRedeliversInflight_MQTT_4_4_0_1(t *testing.T) {
-	b := quickBroker(t, nil)
+	b := testBroker(t, nil)
 	a := connectWire(t, b.Addr("tcp"), "ti", codec.V311, false)
 	subscribe(t, a, 1, "ti", 1)
 	p := connectWire(t, b.Addr("tcp"), "p", codec.V311, true)
@@ -233,7 +233,7 @@ func TestTakeoverRedeliversInflight_MQTT_4_4_0_1(t *testing.T) {
 }
 
 func TestSessionExpiryZeroOnDisconnect_MQTT_3_1_2_23(t *testing.T) {
-	b := quickBroker(t, nil)
+	b := testBroker(t, nil)
 	w, _ := connect5(t, b.Addr("tcp"), "dz", false, func(p *codec.Packet) {
 		p.Props.SessionExpiry = 60
 		p.Props.Present |= 1 << codec.PropSessionExpiry

@@ -24,7 +24,7 @@ func aliasProps(a uint16) codec.Properties {
 }
 
 func TestTopicAliasSetAndReused_MQTT_3_3_2_12(t *testing.T) {
-	b := quickBroker(t, nil)
+	b := testBroker(t, nil)
 	s := connectWire(t, b.Addr("tcp"), "s", codec.V311, true)
 	subscribe(t, s, 1, "al/#", 0)
 	p, _ := connect5(t, b.Addr("tcp"), "p", true, nil)
@@ -44,7 +44,7 @@ func TestTopicAliasSetAndReused_MQTT_3_3_2_12(t *testing.T) {
 }
 
 func TestTopicAliasInvalid(t *testing.T) {
-	b := quickBroker(t, func(c *config.Config) { c.MQTT.MaxTopicAlias = 4 })
+	b := testBroker(t, func(c *config.Config) { c.MQTT.MaxTopicAlias = 4 })
 	cases := []struct {
 		name  string
 		topic string
@@ -70,7 +70,7 @@ func TestTopicAliasInvalid(t *testing.T) {
 
 func TestMessageExpiryWhileQueued_MQTT_3_3_2_5(t *testing.T) {
 	t.Parallel()
-	b := quickBroker(t, nil)
+	b := testBroker(t, nil)
 	persist := func(p *codec.Packet) {
 		p.Props.SessionExpiry = 60
 		p.Props.Present |= 1 << codec.PropSessionExpiry
@@ -104,7 +104,7 @@ func TestMessageExpiryWhileQueued_MQTT_3_3_2_5(t *testing.T) {
 }
 
 func TestPropertiesForwardedUnaltered_MQTT_3_3_2_17(t *testing.T) {
-	b := quickBroker(t, nil)
+	b := testBroker(t, nil)
 	s, _ := connect5(t, b.Addr("tcp"), "s", true, nil)
 	subscribeOpts(t, s, 1, 0, sub("pp", 1))
 	p, _ := connect5(t, b.Addr("tcp"), "p", true, nil)
@@ -148,7 +148,7 @@ func TestPropertiesForwardedUnaltered_MQTT_3_3_2_17(t *testing.T) {
 }
 
 func TestClientMaximumPacketSize_MQTT_3_1_2_24(t *testing.T) {
-	b := quickBroker(t, nil)
+	b := testBroker(t, nil)
 	s, _ := connect5(t, b.Addr("tcp"), "small", true, func(p *codec.Packet) {
 		p.Props.MaximumPacketSize = 32
 		p.Props.Present |= 1 << codec.PropMaximumPacketSize
@@ -171,7 +171,7 @@ func TestClientMaximumPacketSize_MQTT_3_1_2_24(t *testing.T) {
 }
 
 func TestClientReceiveMaximum_MQTT_3_3_4_9(t *testing.T) {
-	b := quickBroker(t, nil)
+	b := testBroker(t, nil)
 	s, _ := connect5(t, b.Addr("tcp"), "rm", true, func(p *codec.Packet) {
 		p.Props.ReceiveMaximum = 2
 		p.Props.Present |= 1 << codec.PropReceiveMaximum
@@ -218,7 +218,7 @@ func willConnect(id string, delay uint32, expiry uint32) func(p *codec.Packet) {
 }
 
 func TestDisconnectWithWill_MQTT_3_14_2_1(t *testing.T) {
-	b := quickBroker(t, nil)
+	b := testBroker(t, nil)
 	s := connectWire(t, b.Addr("tcp"), "s", codec.V311, true)
 	subscribe(t, s, 1, "will/#", 0)
 	w, _ := connect5(t, b.Addr("tcp"), "dw", true, willConnect("dw", 0, 0))
@@ -228,7 +228,7 @@ func TestDisconnectWithWill_MQTT_3_14_2_1(t *testing.T) {
 }
 
 func TestNoWillOnNormalDisconnectV5_MQTT_3_14_4_3(t *testing.T) {
-	b := quickBroker(t, nil)
+	b := testBroker(t, nil)
 	s := connectWire(t, b.Addr("tcp"), "s", codec.V311, true)
 	subscribe(t, s, 1, "will/#", 0)
 	w, _ := connect5(t, b.Addr("tcp"), "nw", true, willConnect("nw", 0, 0))
@@ -239,7 +239,7 @@ func TestNoWillOnNormalDisconnectV5_MQTT_3_14_4_3(t *testing.T) {
 
 func TestWillDelay_MQTT_3_1_3_9(t *testing.T) {
 	t.Parallel()
-	b := quickBroker(t, nil)
+	b := testBroker(t, nil)
 	s := connectWire(t, b.Addr("tcp"), "s", codec.V311, true)
 	subscribe(t, s, 1, "will/#", 0)
 
@@ -280,7 +280,7 @@ func TestWillDelay_MQTT_3_1_3_9(t *testing.T) {
 }
 
 func TestRequestProblemInfoZero_MQTT_3_1_2_29(t *testing.T) {
-	b := quickBroker(t, nil)
+	b := testBroker(t, nil)
 	w, _ := connect5(t, b.Addr("tcp"), "rpi", true, func(p *codec.Packet) {
 		p.Props.RequestProblemInfo = 0
 		p.Props.Present |= 1 << codec.PropRequestProblemInfo
@@ -297,7 +297,7 @@ func TestRequestProblemInfoZero_MQTT_3_1_2_29(t *testing.T) {
 }
 
 func TestConnackV5ServerLimits_Section_3_2_2_3(t *testing.T) {
-	b := quickBroker(t, func(c *config.Config) {
+	b := testBroker(t, func(c *config.Config) {
 		c.MQTT.ReceiveMaximum = 7
 		c.MQTT.MaxPacketSize = 4096
 		c.MQTT.MaxTopicAlias = 9
@@ -320,21 +320,21 @@ func TestConnackV5ServerLimits_Section_3_2_2_3(t *testing.T) {
 }
 
 func TestPublishAboveServerMaxQoS_MQTT_3_2_2_11(t *testing.T) {
-	b := quickBroker(t, func(c *config.Config) { c.MQTT.MaxQoS = 1 })
+	b := testBroker(t, func(c *config.Config) { c.MQTT.MaxQoS = 1 })
 	w, _ := connect5(t, b.Addr("tcp"), "q2", true, nil)
 	w.send([]byte{0x34, 0x06, 0x00, 0x01, 'q', 0x00, 0x01, 0x00})
 	w.expectCloseWith(disconnectV5(0x9b))
 }
 
 func TestPacketTooLargeFromClient_Section_3_2_2_3_6(t *testing.T) {
-	b := quickBroker(t, func(c *config.Config) { c.MQTT.MaxPacketSize = 1024 })
+	b := testBroker(t, func(c *config.Config) { c.MQTT.MaxPacketSize = 1024 })
 	w, _ := connect5(t, b.Addr("tcp"), "big", true, nil)
 	w.sendPacket(publishV5("big", string(make([]byte, 2000)), 0, 0, codec.Properties{}))
 	w.expectCloseWith(disconnectV5(0x95))
 }
 
 func TestInboundReceiveMaximumExceeded_MQTT_3_3_4_7(t *testing.T) {
-	b := quickBroker(t, func(c *config.Config) { c.MQTT.ReceiveMaximum = 2 })
+	b := testBroker(t, func(c *config.Config) { c.MQTT.ReceiveMaximum = 2 })
 	w, ack := connect5(t, b.Addr("tcp"), "rx", true, nil)
 	if ack.Props.ReceiveMaximum != 2 {
 		t.Fatalf("CONNACK Receive Maximum %d", ack.Props.ReceiveMaximum)
@@ -348,7 +348,7 @@ func TestInboundReceiveMaximumExceeded_MQTT_3_3_4_7(t *testing.T) {
 }
 
 func TestRetainUnavailable_MQTT_3_2_2_14(t *testing.T) {
-	b := quickBroker(t, func(c *config.Config) { f := false; c.MQTT.RetainAvailable = &f })
+	b := testBroker(t, func(c *config.Config) { f := false; c.MQTT.RetainAvailable = &f })
 	w, ack := connect5(t, b.Addr("tcp"), "nr", true, nil)
 	if !ack.Props.Has(codec.PropRetainAvailable) || ack.Props.RetainAvailable != 0 {
 		t.Fatalf("CONNACK does not announce Retain Available 0: %+v", ack.Props)
@@ -358,7 +358,7 @@ func TestRetainUnavailable_MQTT_3_2_2_14(t *testing.T) {
 }
 
 func TestSubscriptionIDsUnavailable_MQTT_3_2_2_3_12(t *testing.T) {
-	b := quickBroker(t, func(c *config.Config) { f := false; c.MQTT.SubscriptionIdentifiers = &f })
+	b := testBroker(t, func(c *config.Config) { f := false; c.MQTT.SubscriptionIdentifiers = &f })
 	w, ack := connect5(t, b.Addr("tcp"), "ni", true, nil)
 	if !ack.Props.Has(codec.PropSubIDAvailable) || ack.Props.SubIDAvailable != 0 {
 		t.Fatalf("CONNACK does not announce Subscription Identifier Available 0: %+v", ack.Props)
@@ -368,7 +368,7 @@ func TestSubscriptionIDsUnavailable_MQTT_3_2_2_3_12(t *testing.T) {
 }
 
 func TestTopicAliasScopedToConnection_MQTT_3_3_2_7(t *testing.T) {
-	b := quickBroker(t, nil)
+	b := testBroker(t, nil)
 	persist := func(p *codec.Packet) {
 		p.Props.SessionExpiry = 60
 		p.Props.Present |= 1 << codec.PropSessionExpiry
@@ -389,7 +389,7 @@ func TestTopicAliasScopedToConnection_MQTT_3_3_2_7(t *testing.T) {
 
 func TestRetainedCarriesRemainingExpiryAndSubID_MQTT_3_3_2_6(t *testing.T) {
 	t.Parallel()
-	b := quickBroker(t, nil)
+	b := testBroker(t, nil)
 	p, _ := connect5(t, b.Addr("tcp"), "p", true, nil)
 	p.sendPacket(publishV5("rx", "v", 0, 0, codec.Properties{MessageExpiry: 60, Present: 1 << codec.PropMessageExpiry}))
 	p.sendPacket(&codec.Packet{Type: codec.PUBLISH, Retain: true, Topic: []byte("rx"), Payload: []byte("v"),
@@ -408,7 +408,7 @@ func TestRetainedCarriesRemainingExpiryAndSubID_MQTT_3_3_2_6(t *testing.T) {
 }
 
 func TestUnsubscribeSharedSubscription_MQTT_3_11_3_1(t *testing.T) {
-	b := quickBroker(t, nil)
+	b := testBroker(t, nil)
 	s, _ := connect5(t, b.Addr("tcp"), "us", true, nil)
 	subscribeOpts(t, s, 1, 0, sub("$share/g/us", 0))
 	s.send(cat([]byte{0xa2, 0x10, 0x00, 0x02, 0x00, 0x00, 0x0b}, []byte("$share/g/us"))) // UNSUBSCRIBE id 2

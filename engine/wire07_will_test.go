@@ -21,7 +21,7 @@ func connectWithWill311(t *testing.T, addr, id string, qos byte, retain bool, ka
 }
 
 func TestWillQoSAndRetain_MQTT_3_1_2_17(t *testing.T) {
-	b := quickBroker(t, nil)
+	b := testBroker(t, nil)
 	s := connectWire(t, b.Addr("tcp"), "s", codec.V311, true)
 	subscribe(t, s, 1, "will/#", 2)
 	w := connectWithWill311(t, b.Addr("tcp"), "wq", 1, true, 30)
@@ -39,7 +39,7 @@ func TestWillQoSAndRetain_MQTT_3_1_2_17(t *testing.T) {
 }
 
 func TestWillQoSDowngradedToSubscription_MQTT_3_8_4_8(t *testing.T) {
-	b := quickBroker(t, nil)
+	b := testBroker(t, nil)
 	s := connectWire(t, b.Addr("tcp"), "s", codec.V311, true)
 	subscribe(t, s, 1, "will/#", 0)
 	w := connectWithWill311(t, b.Addr("tcp"), "w2", 2, false, 30)
@@ -49,7 +49,7 @@ func TestWillQoSDowngradedToSubscription_MQTT_3_8_4_8(t *testing.T) {
 
 func TestWillOnKeepaliveTimeout_MQTT_3_1_2_8(t *testing.T) {
 	t.Parallel()
-	b := quickBroker(t, nil)
+	b := testBroker(t, nil)
 	s := connectWire(t, b.Addr("tcp"), "s", codec.V311, true)
 	subscribe(t, s, 1, "will/#", 0)
 	w := connectWithWill311(t, b.Addr("tcp"), "ka", 0, false, 1)
@@ -59,7 +59,7 @@ func TestWillOnKeepaliveTimeout_MQTT_3_1_2_8(t *testing.T) {
 }
 
 func TestWillOnTakeover311_MQTT_3_1_4_2(t *testing.T) {
-	b := quickBroker(t, nil)
+	b := testBroker(t, nil)
 	s := connectWire(t, b.Addr("tcp"), "s", codec.V311, true)
 	subscribe(t, s, 1, "will/#", 0)
 	old := connectWithWill311(t, b.Addr("tcp"), "to", 0, false, 30)
@@ -70,7 +70,7 @@ func TestWillOnTakeover311_MQTT_3_1_4_2(t *testing.T) {
 }
 
 func TestWillOnTakeoverV5(t *testing.T) {
-	b := quickBroker(t, nil)
+	b := testBroker(t, nil)
 	s := connectWire(t, b.Addr("tcp"), "s", codec.V311, true)
 	subscribe(t, s, 1, "will/#", 0)
 	t.Run("delay 0: published [MQTT-3.1.4-3]", func(t *testing.T) {
@@ -90,7 +90,7 @@ func TestWillOnTakeoverV5(t *testing.T) {
 }
 
 func TestWillOnProtocolError_MQTT_3_1_2_8(t *testing.T) {
-	b := quickBroker(t, nil)
+	b := testBroker(t, nil)
 	s := connectWire(t, b.Addr("tcp"), "s", codec.V311, true)
 	subscribe(t, s, 1, "will/#", 0)
 	w := connectWithWill311(t, b.Addr("tcp"), "pe", 0, false, 30)
@@ -100,7 +100,7 @@ func TestWillOnProtocolError_MQTT_3_1_2_8(t *testing.T) {
 }
 
 func TestNoWillAfterDisconnectThenClose_MQTT_3_1_2_10(t *testing.T) {
-	b := quickBroker(t, nil)
+	b := testBroker(t, nil)
 	s := connectWire(t, b.Addr("tcp"), "s", codec.V311, true)
 	subscribe(t, s, 1, "will/#", 0)
 	w := connectWithWill311(t, b.Addr("tcp"), "nd", 0, false, 30)
@@ -111,7 +111,7 @@ func TestNoWillAfterDisconnectThenClose_MQTT_3_1_2_10(t *testing.T) {
 }
 
 func TestWillRetainRefusedWhenUnavailable_MQTT_3_2_2_13(t *testing.T) {
-	b := quickBroker(t, func(c *config.Config) { f := false; c.MQTT.RetainAvailable = &f })
+	b := testBroker(t, func(c *config.Config) { f := false; c.MQTT.RetainAvailable = &f })
 	w, ack := connectWith(t, b.Addr("tcp"), &codec.Packet{Version: codec.V5, ClientID: []byte("wr"), CleanStart: true,
 		WillFlag: true, WillRetain: true, WillTopic: []byte("w"), WillPayload: []byte("x")})
 	if ack.ReasonCode != codec.RetainNotSupported {
@@ -121,7 +121,7 @@ func TestWillRetainRefusedWhenUnavailable_MQTT_3_2_2_13(t *testing.T) {
 }
 
 func TestWillPropertiesKept_MQTT_3_1_3_10(t *testing.T) {
-	b := quickBroker(t, nil)
+	b := testBroker(t, nil)
 	s, _ := connect5(t, b.Addr("tcp"), "s", true, nil)
 	subscribeOpts(t, s, 1, 0, sub("will/#", 0))
 	w, _ := connect5(t, b.Addr("tcp"), "wp", true, func(p *codec.Packet) {

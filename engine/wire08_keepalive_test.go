@@ -13,7 +13,7 @@ import (
 
 func TestKeepaliveZeroLoweredV311_MQTT_3_1_2_24(t *testing.T) {
 	t.Parallel()
-	b := quickBroker(t, func(c *config.Config) { c.MQTT.MaxKeepalive = 1 })
+	b := testBroker(t, func(c *config.Config) { c.MQTT.MaxKeepalive = 1 })
 	for _, ka := range []uint16{0, 100} {
 		w := dial(t, b.Addr("tcp"))
 		w.send([]byte{0x10, 0x0d, 0x00, 0x04, 'M', 'Q', 'T', 'T', 0x04, 0x02, byte(ka >> 8), byte(ka), 0x00, 0x01, 'k'})
@@ -30,7 +30,7 @@ func TestKeepaliveZeroLoweredV311_MQTT_3_1_2_24(t *testing.T) {
 
 func TestKeepaliveZeroLoweredV5_MQTT_3_2_2_21(t *testing.T) {
 	t.Parallel()
-	b := quickBroker(t, func(c *config.Config) { c.MQTT.MaxKeepalive = 1 })
+	b := testBroker(t, func(c *config.Config) { c.MQTT.MaxKeepalive = 1 })
 	w := dial(t, b.Addr("tcp"))
 	w.ver = codec.V5
 	w.send([]byte{0x10, 0x0e, 0x00, 0x04, 'M', 'Q', 'T', 'T', 0x05, 0x02, 0x00, 0x00, 0x00, 0x00, 0x01, 'k'}) // keepalive 0
@@ -46,7 +46,7 @@ func TestKeepaliveZeroLoweredV5_MQTT_3_2_2_21(t *testing.T) {
 }
 
 func TestKeepaliveWithinLimitNotAnnounced_MQTT_3_2_2_21(t *testing.T) {
-	b := quickBroker(t, func(c *config.Config) { c.MQTT.MaxKeepalive = 60 })
+	b := testBroker(t, func(c *config.Config) { c.MQTT.MaxKeepalive = 60 })
 	_, ack := connect5(t, b.Addr("tcp"), "ok", true, nil) // keepalive 30
 	if ack.Props.Has(codec.PropServerKeepAlive) {
 		t.Fatalf("Server Keep Alive %d sent for an acceptable keepalive", ack.Props.ServerKeepAlive)
@@ -55,7 +55,7 @@ func TestKeepaliveWithinLimitNotAnnounced_MQTT_3_2_2_21(t *testing.T) {
 
 func TestPingreqPingresp_MQTT_3_12_4_1(t *testing.T) {
 	t.Parallel()
-	b := quickBroker(t, nil)
+	b := testBroker(t, nil)
 	w := dial(t, b.Addr("tcp"))
 	w.send([]byte{0x10, 0x0d, 0x00, 0x04, 'M', 'Q', 'T', 'T', 0x04, 0x02, 0x00, 0x01, 0x00, 0x01, 'p'}) // keepalive 1 s
 	w.expectRaw([]byte{0x20, 0x02, 0x00, 0x00})

@@ -159,7 +159,7 @@ var badInputs = []badInput{
 }
 
 func TestBadInput(t *testing.T) {
-	b := quickBroker(t, nil)
+	b := testBroker(t, nil)
 	addr := b.Addr("tcp")
 	for _, tc := range badInputs {
 		name := tc.name
@@ -194,7 +194,7 @@ func TestBadInput(t *testing.T) {
 // A CONNECT-time error is answered by the protocol level of that CONNECT,
 // never by the level of whatever packet the same event loop decoded last.
 func TestBadInputBeforeConnectNoStaleVersion_MQTT_3_1_0_1(t *testing.T) {
-	b := quickBroker(t, nil)
+	b := testBroker(t, nil)
 	var v5s []*wire
 	for i := 0; i < 4; i++ { // on every event loop
 		w, _ := connect5(t, b.Addr("tcp"), fmt.Sprint("v5-", i), true, nil)
@@ -211,7 +211,7 @@ func TestBadInputBeforeConnectNoStaleVersion_MQTT_3_1_0_1(t *testing.T) {
 }
 
 func TestHugeDeclaredLengthClosesQuickly(t *testing.T) {
-	b := quickBroker(t, nil)
+	b := testBroker(t, nil)
 	for _, hdr := range [][]byte{
 		{0x10, 0xff, 0xff, 0xff, 0x7f}, // 256 MiB CONNECT
 		{0x30, 0xff, 0xff, 0xff, 0x7f}, // 256 MiB PUBLISH before CONNECT
@@ -229,7 +229,7 @@ func TestHugeDeclaredLengthClosesQuickly(t *testing.T) {
 
 func TestIdleSocketsClosedByConnectTimeout(t *testing.T) {
 	t.Parallel()
-	b := quickBroker(t, func(c *config.Config) { c.MQTT.ConnectTimeout = config.Duration(time.Second) })
+	b := testBroker(t, func(c *config.Config) { c.MQTT.ConnectTimeout = config.Duration(time.Second) })
 	var ws []*wire
 	for i := 0; i < 50; i++ {
 		w := dial(t, b.Addr("tcp"))
@@ -251,7 +251,7 @@ func TestIdleSocketsClosedByConnectTimeout(t *testing.T) {
 
 func TestTrickleConnectClosedByConnectTimeout(t *testing.T) {
 	t.Parallel()
-	b := quickBroker(t, func(c *config.Config) { c.MQTT.ConnectTimeout = config.Duration(time.Second) })
+	b := testBroker(t, func(c *config.Config) { c.MQTT.ConnectTimeout = config.Duration(time.Second) })
 	w := dial(t, b.Addr("tcp"))
 	done := make(chan struct{})
 	go func() { // one byte every 300 ms: the CONNECT would be complete only after 4.5 s
@@ -271,7 +271,7 @@ func TestTrickleConnectClosedByConnectTimeout(t *testing.T) {
 }
 
 func TestTakeoverStorm_MQTT_3_1_4_3(t *testing.T) {
-	b := quickBroker(t, nil)
+	b := testBroker(t, nil)
 	addr := b.Addr("tcp")
 	const workers, each = 5, 10
 	var wg sync.WaitGroup
@@ -359,7 +359,7 @@ func TestThousandsOfUserProperties(t *testing.T) {
 		return p
 	}
 	t.Run("within the maximum packet size: delivered in order [MQTT-3.3.2-18]", func(t *testing.T) {
-		b := quickBroker(t, nil)
+		b := testBroker(t, nil)
 		s, _ := connect5(t, b.Addr("tcp"), "s", true, nil)
 		subscribeOpts(t, s, 1, 0, sub("up", 1))
 		p, _ := connect5(t, b.Addr("tcp"), "p", true, nil)
@@ -376,19 +376,19 @@ func TestThousandsOfUserProperties(t *testing.T) {
 		}
 	})
 	t.Run("above the maximum packet size: DISCONNECT 0x95 [MQTT-5.0 §3.2.2.3.6]", func(t *testing.T) {
-		b := quickBroker(t, func(c *config.Config) { c.MQTT.MaxPacketSize = 16 << 10 })
+		b := testBroker(t, func(c *config.Config) { c.MQTT.MaxPacketSize = 16 << 10 })
 		p, _ := connect5(t, b.Addr("tcp"), "p", true, nil)
 		p.sendPacket(publishV5("up", "x", 0, 0, userProps(5000)))
 		p.expectCloseWith(disconnectV5(0x95))
 	})
 	t.Run("in CONNECT: accepted", func(t *testing.T) {
-		b := quickBroker(t, nil)
+		b := testBroker(t, nil)
 		connect5(t, b.Addr("tcp"), "c", true, func(p *codec.Packet) { p.Props = userProps(3000) })
 	})
 }
 
 func TestDeepTopics65kLevels(t *testing.T) {
-	b := quickBroker(t, nil)
+	b := testBroker(t, nil)
 	all, _ := connect5(t, b.Addr("tcp"), "all", true, nil)
 	subscribeOpts(t, all, 1, 0, sub("#", 0))
 	const n = 30000
@@ -430,7 +430,7 @@ func TestHashAndPlusInClientIDNotWildcardsInACL(t *testing.T) {
 	if err := os.WriteFile(acl, []byte("pattern readwrite dev/%c/#\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	b := quickBroker(t, func(c *config.Config) { c.Auth.ACLFile = acl })
+	b := testBroker(t, func(c *config.Config) { c.Auth.ACLFile = acl })
 	good := connectWire(t, b.Addr("tcp"), "good", codec.V311, true)
 	subscribe(t, good, 1, "dev/good/#", 1)
 	for _, id := range []string{"#", "+", "a/b", "+/#"} {
@@ -457,7 +457,7 @@ func TestHashAndPlusInClientIDNotWildcardsInACL(t *testing.T) {
 func TestPubrecForQoS1Message(t *testing.T) {
 	for _, ver := range []byte{codec.V311, codec.V5} {
 		t.Run(fmt.Sprintf("v%d [MQTT-4.3.2-1]", ver), func(t *testing.T) {
-			b := quickBroker(t, nil)
+			b := testBroker(t, nil)
 			s := connectWire(t, b.Addr("tcp"), "s", ver, true)
 			subscribeOpts(t, s, 1, 0, sub("q1", 1))
 			p := connectWire(t, b.Addr("tcp"), "p", codec.V311, true)
@@ -472,7 +472,7 @@ func TestPubrecForQoS1Message(t *testing.T) {
 		})
 	}
 	t.Run("PUBACK for a QoS 2 message: DISCONNECT 0x82 [MQTT-4.3.3-1]", func(t *testing.T) {
-		b := quickBroker(t, nil)
+		b := testBroker(t, nil)
 		s, _ := connect5(t, b.Addr("tcp"), "s", true, nil)
 		subscribeOpts(t, s, 1, 0, sub("q2", 2))
 		p := connectWire(t, b.Addr("tcp"), "p", codec.V311, true)
@@ -482,7 +482,7 @@ func TestPubrecForQoS1Message(t *testing.T) {
 		s.expectCloseWith(disconnectV5(0x82))
 	})
 	t.Run("PUBACK for an unknown id is ignored", func(t *testing.T) {
-		b := quickBroker(t, nil)
+		b := testBroker(t, nil)
 		s := connectWire(t, b.Addr("tcp"), "s", codec.V311, true)
 		s.send([]byte{0x40, 0x02, 0x12, 0x34})
 		s.sync()
@@ -490,7 +490,7 @@ func TestPubrecForQoS1Message(t *testing.T) {
 }
 
 func TestReusedPacketIDs(t *testing.T) {
-	b := quickBroker(t, nil)
+	b := testBroker(t, nil)
 	s := connectWire(t, b.Addr("tcp"), "s", codec.V311, true)
 	subscribe(t, s, 1, "id/+", 0)
 	p := connectWire(t, b.Addr("tcp"), "p", codec.V311, true)
@@ -530,7 +530,7 @@ func TestReusedPacketIDs(t *testing.T) {
 // a steady QoS 1 stream arrives complete, in order, on a connection that
 // stays up.
 func TestGarbageFloodDoesNotDisturbHealthyClients(t *testing.T) {
-	b := quickBroker(t, nil)
+	b := testBroker(t, nil)
 	addr := b.Addr("tcp")
 	s := connectWire(t, addr, "healthy-sub", codec.V311, true)
 	subscribe(t, s, 1, "steady", 1)
@@ -621,7 +621,7 @@ func TestGarbageFloodDoesNotDisturbHealthyClients(t *testing.T) {
 // connect timeout, and a PUBLISH far larger than the 64 KiB read buffer.
 // Both were cut by Discard(0), which gnet treats as "discard everything".
 func TestPacketsSpanningReads(t *testing.T) {
-	b := quickBroker(t, nil)
+	b := testBroker(t, nil)
 	w := dial(t, b.Addr("tcp"))
 	for _, c := range connect311 {
 		w.send([]byte{c})
@@ -649,7 +649,7 @@ func TestPacketsSpanningReads(t *testing.T) {
 // A subscriber that stops reading must not make the broker buffer without
 // bound or stall the publisher: QoS 0 beyond max_outbound_bytes is dropped.
 func TestSlowQoS0ConsumerBounded(t *testing.T) {
-	b := quickBroker(t, func(c *config.Config) { c.MQTT.MaxOutboundBytes = 256 << 10 })
+	b := testBroker(t, func(c *config.Config) { c.MQTT.MaxOutboundBytes = 256 << 10 })
 	s := connectWire(t, b.Addr("tcp"), "slow", codec.V311, true)
 	subscribe(t, s, 1, "flood", 0)
 	p := connectWire(t, b.Addr("tcp"), "fast", codec.V311, true)
