@@ -59,6 +59,13 @@ type client struct {
 	// the first use, keeps an idle connection small (MEMORY.md).
 	rare *clientRare
 
+	// stage[i] is event loop i's private buffer of packets for this client
+	// (see worker.staged): set up before the client can be matched by the
+	// router, nil for clients without subscriptions. It sits with the
+	// fields other loops only read, away from those the owner writes per
+	// flush, so delivering loops do not bounce the owner's cache lines.
+	stage []stageSlot
+
 	id          string
 	username    string
 	remote      net.Addr // the peer, read once at accept (gnet clears its copy on close)
@@ -83,11 +90,6 @@ type client struct {
 
 	// Counters read by the admin API.
 	msgsIn, msgsOut, bytesIn, bytesOut atomic.Uint64
-
-	// stage[i] is event loop i's private buffer of packets for this client
-	// (see worker.staged): set up before the client can be matched by the
-	// router, nil for clients without subscriptions.
-	stage []*bytebufferpool.ByteBuffer
 
 	// own is the owner event loop's output buffer, appended to without a
 	// lock (see outFor); ownPending: c is on the loop's dirty list.
@@ -413,11 +415,19 @@ func (c *client) markLocked(w *worker) {
 // stageSlot returns w's private staging slot for c when w is an event loop
 // delivering to a client of another event loop, nil otherwise (then the
 // locked c.out path is used).
-func (c *client) stageSlot(w *worker) **bytebufferpool.ByteBuffer {
+func (c *client) stageSlot(w *worker) *stageSlot {
 	if w.el == nil || c.w == w || c.w.el == nil || w.idx >= len(c.stage) {
 		return nil
 	}
 	return &c.stage[w.idx]
+}
+
+// stageSlot is one delivering loop's buffer for a client, with the number
+// of messages in it (counted into msgsOut by the owner, so delivering
+// loops write nothing of the client's own).
+type stageSlot struct {
+	buf *bytebufferpool.ByteBuffer
+	n   uint32
 }
 
 // prepareStage gives c its staging slots; called on the owner before c
@@ -425,17 +435,15 @@ func (c *client) stageSlot(w *worker) **bytebufferpool.ByteBuffer {
 // publish the slice to other loops).
 func (c *client) prepareStage() {
 	if c.stage == nil && c.w.el != nil && c.b.numLoops > 1 {
-		c.stage = make([]*bytebufferpool.ByteBuffer, c.b.numLoops)
+		c.stage = make([]stageSlot, c.b.numLoops)
 	}
 }
 
 // writeStaged writes a buffer another loop staged for c. Owner loop only.
-func (c *client) writeStaged(buf *bytebufferpool.ByteBuffer) {
-	c.mu.Lock()
-	closed := c.closed
-	c.mu.Unlock()
-	if !closed && !c.gone.Load() {
+func (c *client) writeStaged(buf *bytebufferpool.ByteBuffer, n uint32) {
+	if !c.closed && !c.gone.Load() { // closed is written only on this loop
 		c.writeOut(buf.B)
+		c.msgsOut.Add(uint64(n))
 	}
 	outPool.Put(buf)
 }

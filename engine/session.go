@@ -372,7 +372,8 @@ func (s *Session) counts() (subs, inflight, queued int) {
 // (DESIGN-NOTES "bound everything"); QoS 1/2 are bounded by the inflight window.
 func (c *client) sendPublish(w *worker, m *router.Message, qos byte, id uint16, retain bool, subIDs []uint32, dup bool) {
 	var props *codec.Properties
-	if c.version == codec.V5 {
+	if c.version == codec.V5 && (m.Props.Present != 0 || len(m.Props.User) > 0 || len(subIDs) > 0 || m.Expiry != 0) {
+		// Only a message with properties pays for the per-delivery copy.
 		props = &w.props
 		*props = m.Props
 		if len(subIDs) > 0 {
@@ -400,13 +401,13 @@ func (c *client) sendPublish(w *worker, m *router.Message, qos byte, id uint16, 
 		// messages of one session are also sent by its owner loop (from the
 		// queue), so they take the locked path, which keeps their order
 		// [MQTT-4.6.0-6]. QoS 0 messages are only ever sent from here.
-		st := *slot
+		st := slot.buf
 		if st == nil {
 			if c.gone.Load() {
 				return
 			}
 			st = outPool.Get()
-			*slot = st
+			slot.buf = st
 			w.staged = append(w.staged, c)
 		}
 		if qos == 0 && c.b.lim.maxOutbound > 0 && int64(len(st.B))+c.sockPending.Load() > c.b.lim.maxOutbound {
@@ -414,6 +415,7 @@ func (c *client) sendPublish(w *worker, m *router.Message, qos byte, id uint16, 
 			return
 		}
 		st.B = codec.AppendPublish(st.B, c.version, dup, qos, retain, m.Topic, id, props, m.Payload)
+		slot.n++
 	} else {
 		out, locked := c.outFor(w)
 		if out == nil {
@@ -426,8 +428,8 @@ func (c *client) sendPublish(w *worker, m *router.Message, qos byte, id uint16, 
 		}
 		out.B = codec.AppendPublish(out.B, c.version, dup, qos, retain, m.Topic, id, props, m.Payload)
 		c.doneOut(locked)
+		c.msgsOut.Add(1)
 	}
-	c.msgsOut.Add(1)
 	// Delivered, PUBLISH sent and latency, batched in the worker's tally
 	// and folded into w.ms once per turn (flushTurn): a fan-out pays plain
 	// increments per subscriber instead of four atomic adds.

@@ -115,8 +115,9 @@ func (w *worker) flushTurn() {
 	for i, c := range w.staged {
 		// Hand each staged buffer to the client's loop; the buffers are the
 		// task's now, and this loop starts fresh ones next turn.
-		buf := c.stage[w.idx]
-		c.stage[w.idx] = nil
+		slot := &c.stage[w.idx]
+		buf, n := slot.buf, slot.n
+		*slot = stageSlot{}
 		d := c.w.idx
 		for len(w.handoff) <= d {
 			w.handoff = append(w.handoff, nil)
@@ -124,7 +125,7 @@ func (w *worker) flushTurn() {
 		if w.handoff[d] == nil {
 			w.handoff[d] = flushTaskPool.Get().(*flushTask)
 		}
-		w.handoff[d].staged = append(w.handoff[d].staged, stagedBuf{c, buf})
+		w.handoff[d].staged = append(w.handoff[d].staged, stagedBuf{c, buf, n})
 		w.staged[i] = nil
 	}
 	w.staged = w.staged[:0]
@@ -170,6 +171,7 @@ type flushTask struct {
 type stagedBuf struct {
 	c   *client
 	buf *bytebufferpool.ByteBuffer
+	n   uint32 // messages in buf
 }
 
 var flushTaskPool = sync.Pool{New: func() any { return new(flushTask) }}
@@ -180,7 +182,7 @@ func (t *flushTask) Run(context.Context) error {
 	}
 	for i := range t.staged {
 		s := &t.staged[i]
-		s.c.writeStaged(s.buf)
+		s.c.writeStaged(s.buf, s.n)
 		s.buf = nil // back in the pool
 	}
 	t.release()
