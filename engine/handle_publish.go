@@ -202,6 +202,7 @@ func (b *Broker) storeRetained(m *router.Message) {
 // subscribers it went to.
 func (b *Broker) route(w *worker, r *pubRef, from *Session) int {
 	m := r.msg
+	w.pubGen++ // invalidates the pre-encoded packet of the previous publish
 	var pub router.Subscriber
 	if from != nil {
 		pub = from

@@ -414,7 +414,7 @@ func (c *client) sendPublish(w *worker, m *router.Message, qos byte, id uint16, 
 			w.ms.Dropped(qos, metrics.DropSlowConsumer)
 			return
 		}
-		st.B = codec.AppendPublish(st.B, c.version, dup, qos, retain, m.Topic, id, props, m.Payload)
+		st.B = c.appendPublish(w, st.B, m, qos, id, retain, props, dup)
 		slot.n++
 	} else {
 		out, locked := c.outFor(w)
@@ -426,7 +426,7 @@ func (c *client) sendPublish(w *worker, m *router.Message, qos byte, id uint16, 
 			w.ms.Dropped(qos, metrics.DropSlowConsumer)
 			return
 		}
-		out.B = codec.AppendPublish(out.B, c.version, dup, qos, retain, m.Topic, id, props, m.Payload)
+		out.B = c.appendPublish(w, out.B, m, qos, id, retain, props, dup)
 		c.doneOut(locked)
 		c.msgsOut.Add(1)
 	}
@@ -434,6 +434,24 @@ func (c *client) sendPublish(w *worker, m *router.Message, qos byte, id uint16, 
 	// and folded into w.ms once per turn (flushTurn): a fan-out pays plain
 	// increments per subscriber instead of four atomic adds.
 	w.ms.Delivery(&w.tally, qos, w.now-m.Created)
+}
+
+// appendPublish encodes m for c. A QoS 0 PUBLISH to a 3.1/3.1.1 client is
+// the same bytes for every such subscriber of one publish (only RETAIN may
+// differ), so it is encoded once per publish and copied per subscriber.
+func (c *client) appendPublish(w *worker, dst []byte, m *router.Message, qos byte, id uint16, retain bool, props *codec.Properties, dup bool) []byte {
+	if qos != 0 || c.version == codec.V5 || dup {
+		return codec.AppendPublish(dst, c.version, dup, qos, retain, m.Topic, id, props, m.Payload)
+	}
+	pre := &w.pre[0]
+	if retain {
+		pre = &w.pre[1]
+	}
+	if pre.gen != w.pubGen || pre.msg != m {
+		pre.b = codec.AppendPublish(pre.b[:0], codec.V311, false, 0, retain, m.Topic, 0, nil, m.Payload)
+		pre.gen, pre.msg = w.pubGen, m
+	}
+	return append(dst, pre.b...)
 }
 
 // overCap reports whether the connection's unsent bytes passed

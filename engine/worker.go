@@ -33,6 +33,14 @@ import (
 //
 // so a read holding hundreds of PUBLISH packets costs one system call per
 // subscriber, not one per message (DESIGN-NOTES "one flush per read").
+// preEncoded is a QoS 0 PUBLISH encoded once for all 3.1.x subscribers of
+// one publish (see client.appendPublish).
+type preEncoded struct {
+	gen uint64
+	msg *router.Message
+	b   []byte
+}
+
 type worker struct {
 	b   *Broker
 	idx int            // index in Broker.loops for event-loop workers, -1 otherwise
@@ -51,6 +59,8 @@ type worker struct {
 	congested []*Session // connected subscribers whose queue passed the high-water mark in this publish
 	props     codec.Properties
 	scratch   []byte
+	pubGen    uint64        // bumped per routed publish
+	pre       [2]preEncoded // RETAIN 0 and 1 (see client.appendPublish)
 
 	dirty    []*client    // clients this worker owns with pending output
 	spare    []*client    // the other half of dirty's double buffer
