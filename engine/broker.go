@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
+	"golang.org/x/sys/unix"
 
 	"github.com/tsubame-mq/tsubame/codec"
 	"github.com/tsubame-mq/tsubame/engine/admin"
@@ -347,20 +348,42 @@ func (b *Broker) AdminAddr() string {
 func (b *Broker) startGnet(addrs []string) error {
 	// Bind ports up front so that a port taken by another process is a
 	// clear error here rather than a gnet log line.
+	//
+	// Port 0 (tests) needs the port picked before gnet binds it. A plain
+	// probe that binds, closes and lets gnet bind again leaves a window in
+	// which another socket can take the port. Instead the probe keeps the
+	// port with SO_REUSEPORT (bound, not listening, so it never receives a
+	// connection) until gnet, also with SO_REUSEPORT, has bound it too.
+	// Fixed ports keep the plain check and no SO_REUSEPORT, so a second
+	// broker on the same port is an error, never a silent share.
+	var holds []int
+	defer func() {
+		for _, fd := range holds {
+			_ = unix.Close(fd)
+		}
+	}()
+	reusePort := false
 	for _, l := range b.listeners {
 		if l.tls {
 			continue
 		}
-		ln, err := net.Listen("tcp", l.addr)
-		if err != nil {
-			return fmt.Errorf("listener %s: %w", l.name, err)
-		}
-		port := ln.Addr().(*net.TCPAddr).Port
-		_ = ln.Close()
-		if _, p, _ := net.SplitHostPort(l.addr); p == "0" {
-			// Port 0 (tests): pin the port we were given.
-			host, _, _ := net.SplitHostPort(l.addr)
+		host, p, _ := net.SplitHostPort(l.addr)
+		var port int
+		if p == "0" {
+			fd, bound, err := holdPort(host)
+			if err != nil {
+				return fmt.Errorf("listener %s: %w", l.name, err)
+			}
+			holds = append(holds, fd)
+			port, reusePort = bound, true
 			l.addr = net.JoinHostPort(host, strconv.Itoa(port))
+		} else {
+			ln, err := net.Listen("tcp", l.addr)
+			if err != nil {
+				return fmt.Errorf("listener %s: %w", l.name, err)
+			}
+			port = ln.Addr().(*net.TCPAddr).Port
+			_ = ln.Close()
 		}
 		l.port = port
 		b.byPort[port] = l
@@ -382,6 +405,7 @@ func (b *Broker) startGnet(addrs []string) error {
 			gnet.WithReadBufferCap(64<<10),
 			gnet.WithLogger(gnetLogger{b.log}),
 			gnet.WithReuseAddr(true),
+			gnet.WithReusePort(reusePort),
 		)
 		b.engErr <- err
 	}()
@@ -396,6 +420,55 @@ func (b *Broker) startGnet(addrs []string) error {
 	case <-time.After(10 * time.Second):
 		return errors.New("starting listeners: timed out")
 	}
+}
+
+// holdPort binds a TCP socket with SO_REUSEPORT to host:0 without listening
+// and returns it with the port the kernel chose.
+func holdPort(host string) (fd, port int, err error) {
+	ip := net.ParseIP(host)
+	if host == "" || host == "localhost" {
+		ip = net.IPv4(127, 0, 0, 1)
+	}
+	if ip == nil {
+		return -1, 0, fmt.Errorf("port 0 needs an IP address, got %q", host)
+	}
+	family := unix.AF_INET6
+	var sa unix.Sockaddr
+	if ip4 := ip.To4(); ip4 != nil {
+		family = unix.AF_INET
+		sa4 := &unix.SockaddrInet4{}
+		copy(sa4.Addr[:], ip4)
+		sa = sa4
+	} else {
+		sa6 := &unix.SockaddrInet6{}
+		copy(sa6.Addr[:], ip.To16())
+		sa = sa6
+	}
+	fd, err = unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return -1, 0, err
+	}
+	if err = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEPORT, 1); err == nil {
+		if err = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1); err == nil {
+			err = unix.Bind(fd, sa)
+		}
+	}
+	if err != nil {
+		_ = unix.Close(fd)
+		return -1, 0, err
+	}
+	got, err := unix.Getsockname(fd)
+	if err != nil {
+		_ = unix.Close(fd)
+		return -1, 0, err
+	}
+	switch a := got.(type) {
+	case *unix.SockaddrInet4:
+		port = a.Port
+	case *unix.SockaddrInet6:
+		port = a.Port
+	}
+	return fd, port, nil
 }
 
 // Shutdown stops accepting, closes every connection (wills are sent as for
