@@ -332,21 +332,31 @@ func (p *Packet) decodeAck(b []byte) error {
 	return nil
 }
 
-func (p *Packet) decodeSubscribe(b []byte) error {
+// decodeIDAndProps reads the packet identifier and (v5) the properties that
+// start SUBSCRIBE and UNSUBSCRIBE, and returns where the payload begins.
+func (p *Packet) decodeIDAndProps(b []byte) (int, error) {
 	if len(b) < 2 {
-		return ErrTruncated
+		return 0, ErrTruncated
 	}
 	p.PacketID = binary.BigEndian.Uint16(b)
 	if p.PacketID == 0 {
-		return ErrPacketIDZero // [MQTT-2.2.1-3] (3.1.1: MQTT-2.3.1-1)
+		return 0, ErrPacketIDZero // [MQTT-2.2.1-3] (3.1.1: MQTT-2.3.1-1)
 	}
 	i := 2
 	if p.Version >= V5 {
-		n, err := decodeProperties(b[i:], ctxOf(SUBSCRIBE), &p.Props)
+		n, err := decodeProperties(b[i:], ctxOf(p.Type), &p.Props)
 		if err != nil {
-			return err
+			return 0, err
 		}
 		i += n
+	}
+	return i, nil
+}
+
+func (p *Packet) decodeSubscribe(b []byte) error {
+	i, err := p.decodeIDAndProps(b)
+	if err != nil {
+		return err
 	}
 	if i == len(b) {
 		return ErrSubscribeEmpty // [MQTT-3.8.3-2] (3.1.1: MQTT-3.8.3-3)
@@ -391,20 +401,9 @@ func (p *Packet) decodeSubscribe(b []byte) error {
 }
 
 func (p *Packet) decodeUnsubscribe(b []byte) error {
-	if len(b) < 2 {
-		return ErrTruncated
-	}
-	p.PacketID = binary.BigEndian.Uint16(b)
-	if p.PacketID == 0 {
-		return ErrPacketIDZero // [MQTT-2.2.1-3] (3.1.1: MQTT-2.3.1-1)
-	}
-	i := 2
-	if p.Version >= V5 {
-		n, err := decodeProperties(b[i:], ctxOf(UNSUBSCRIBE), &p.Props)
-		if err != nil {
-			return err
-		}
-		i += n
+	i, err := p.decodeIDAndProps(b)
+	if err != nil {
+		return err
 	}
 	if i == len(b) {
 		return ErrUnsubscribeEmpty // [MQTT-3.10.3-2]
