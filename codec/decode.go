@@ -299,12 +299,8 @@ func (p *Packet) decodePublish(b []byte, fromServer bool) error {
 }
 
 func (p *Packet) decodeAck(b []byte) error {
-	if len(b) < 2 {
-		return ErrTruncated
-	}
-	p.PacketID = binary.BigEndian.Uint16(b)
-	if p.PacketID == 0 {
-		return ErrPacketIDZero // [MQTT-2.2.1-3]
+	if err := p.readPacketID(b); err != nil {
+		return err
 	}
 	if p.Version < V5 {
 		if len(b) != 2 {
@@ -332,15 +328,24 @@ func (p *Packet) decodeAck(b []byte) error {
 	return nil
 }
 
-// decodeIDAndProps reads the packet identifier and (v5) the properties that
-// start SUBSCRIBE and UNSUBSCRIBE, and returns where the payload begins.
-func (p *Packet) decodeIDAndProps(b []byte) (int, error) {
+// readPacketID reads the packet identifier at the start of b; 0 is not a
+// valid identifier [MQTT-2.2.1-3] (3.1.1: MQTT-2.3.1-1).
+func (p *Packet) readPacketID(b []byte) error {
 	if len(b) < 2 {
-		return 0, ErrTruncated
+		return ErrTruncated
 	}
 	p.PacketID = binary.BigEndian.Uint16(b)
 	if p.PacketID == 0 {
-		return 0, ErrPacketIDZero // [MQTT-2.2.1-3] (3.1.1: MQTT-2.3.1-1)
+		return ErrPacketIDZero // [MQTT-2.2.1-3]
+	}
+	return nil
+}
+
+// decodeIDAndProps reads the packet identifier and (v5) the properties that
+// start SUBSCRIBE and UNSUBSCRIBE, and returns where the payload begins.
+func (p *Packet) decodeIDAndProps(b []byte) (int, error) {
+	if err := p.readPacketID(b); err != nil {
+		return 0, err
 	}
 	i := 2
 	if p.Version >= V5 {
@@ -423,12 +428,8 @@ func (p *Packet) decodeUnsubscribe(b []byte) error {
 }
 
 func (p *Packet) decodeSuback(b []byte) error {
-	if len(b) < 2 {
-		return ErrTruncated
-	}
-	p.PacketID = binary.BigEndian.Uint16(b)
-	if p.PacketID == 0 {
-		return ErrPacketIDZero // [MQTT-2.2.1-3]
+	if err := p.readPacketID(b); err != nil {
+		return err
 	}
 	i := 2
 	if p.Version >= V5 {
@@ -451,12 +452,8 @@ func (p *Packet) decodeSuback(b []byte) error {
 }
 
 func (p *Packet) decodeUnsuback(b []byte) error {
-	if len(b) < 2 {
-		return ErrTruncated
-	}
-	p.PacketID = binary.BigEndian.Uint16(b)
-	if p.PacketID == 0 {
-		return ErrPacketIDZero // [MQTT-2.2.1-3]
+	if err := p.readPacketID(b); err != nil {
+		return err
 	}
 	if p.Version < V5 {
 		if len(b) != 2 {
