@@ -66,20 +66,21 @@ type client struct {
 	// flush, so delivering loops do not bounce the owner's cache lines.
 	stage []stageSlot
 
-	id          string
-	username    string
-	remote      net.Addr // the peer, read once at accept (gnet clears its copy on close)
-	sess        *Session
-	connectedAt int64
-	acceptedAt  int64 // unix seconds, set before the client is shared
-
-	// Small fields together, so the struct has no padding holes.
+	// Small fields together, so the struct has no padding holes; next to
+	// stage because a delivering loop reads version and clientMaxPacket.
 	state            uint8
 	version          byte   // negotiated protocol level (0 until CONNECT)
 	keepalive        uint16 // effective keepalive, seconds
 	clientMaxPacket  uint32 // client's Maximum Packet Size (v5), 0 = none
 	normalDisconnect bool
 	takenOver        bool
+
+	id          string
+	username    string
+	remote      net.Addr // the peer, read once at accept (gnet clears its copy on close)
+	sess        *Session
+	connectedAt int64
+	acceptedAt  int64 // unix seconds, set before the client is shared
 
 	// Read by the keepalive wheel and the admin API from other goroutines.
 	live        atomic.Bool  // CONNECT accepted; keepalive is set before it is stored
@@ -94,6 +95,7 @@ type client struct {
 	// own is the owner event loop's output buffer, appended to without a
 	// lock (see outFor); ownPending: c is on the loop's dirty list.
 	own     *bytebufferpool.ByteBuffer
+	ownN    uint32      // PUBLISH packets in own, counted into msgsOut at the flush
 	outFlag atomic.Bool // c.out holds bytes (lets the owner skip the lock)
 
 	mu           sync.Mutex // guards out, flushPending, closed
@@ -478,6 +480,10 @@ func (c *client) flush() {
 		own := c.own
 		c.own = nil
 		c.ownPending = false
+		if c.ownN > 0 {
+			c.msgsOut.Add(uint64(c.ownN))
+			c.ownN = 0
+		}
 		if own != nil {
 			if !c.closed {
 				c.writeOut(own.B)

@@ -428,7 +428,11 @@ func (c *client) sendPublish(w *worker, m *router.Message, qos byte, id uint16, 
 		}
 		out.B = c.appendPublish(w, out.B, m, qos, id, retain, props, dup)
 		c.doneOut(locked)
-		c.msgsOut.Add(1)
+		if locked {
+			c.msgsOut.Add(1)
+		} else {
+			c.ownN++ // the owner loop adds it to msgsOut at the flush
+		}
 	}
 	// Delivered, PUBLISH sent and latency, batched in the worker's tally
 	// and folded into w.ms once per turn (flushTurn): a fan-out pays plain
