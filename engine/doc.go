@@ -16,14 +16,17 @@
 //	   ▼                  ▼                  ▼                       ▼
 //	client.input ─► codec.Decode ─► handle* ─► router.Match ─► Session.deliver
 //	                                                              │
-//	                         client.out (+= encoded PUBLISH, under client.mu)
+//	           pending output of the subscriber: its own loop's buffer,
+//	           the delivering loop's staging slot, or client.out (locked)
 //	                                                              │
 //	             end of turn: worker.flushTurn ─► one write per client
 //
 // A client belongs to one worker (its event loop, or its TLS reader
 // goroutine); only that worker runs its protocol code. Any worker may deliver
-// to any session: Session.mu guards the session state, client.mu the pending
-// output. Lock order: registry shard, then Session.mu, then client.mu.
+// to any session: Session.mu guards the session state (QoS 1/2), QoS 0 takes
+// no session lock, and the QoS 0 fan-out between event loops takes no lock at
+// all (worker.go explains the three output paths). Lock order: registry
+// shard, then Session.mu, then client.mu.
 //
 // Files are split by packet like mosquitto's: handle_connect.go,
 // handle_publish.go, handle_subscribe.go; session.go holds delivery, inflight

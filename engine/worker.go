@@ -19,28 +19,26 @@ import (
 // by that goroutine; other goroutines never touch it.
 //
 // The worker is what makes fan-out batched. Delivering a message appends its
-// bytes to the subscriber's pending buffer (client.out) and, the first time in
-// a turn, notes the subscriber here:
+// bytes to a buffer for the subscriber and, the first time in a turn, notes
+// the subscriber here. Which buffer depends on who delivers to whom:
 //
-//	publisher's OnTraffic (worker A)                subscriber on worker B
-//	  decode PUBLISH ─► route ─► deliver ─► c.out += PUBLISH bytes
-//	                                     └► A.remote[B] += c  (once per turn)
+//	publisher's OnTraffic (loop A)
+//	  decode PUBLISH ─► route ─► deliver to c
+//	    c on loop A:        c.own += bytes            (no lock: A owns c)
+//	    c on loop B, QoS 0: c.stage[A] += bytes       (no lock: A owns the slot)
+//	    otherwise:          c.out += bytes under c.mu (TLS clients, QoS 1/2
+//	                        sent across loops, broker-originated messages)
 //	  ... more packets of the same read ...
 //	end of turn: A.flushTurn()
-//	  own clients:   c.flush() ─► one write(2) each
-//	  other loops:   B.Execute(flushTask{c, ...})  ─► one write(2) per client
+//	  A's clients:   c.flush() ─► one write(2) each
+//	  B's clients:   one B.Execute(flushTask) carrying every staged buffer
+//	                 and every c.out to flush ─► one write(2) per client
 //	  TLS clients:   c.tr.wake() ─► its writer goroutine writes once
 //
 // so a read holding hundreds of PUBLISH packets costs one system call per
-// subscriber, not one per message (DESIGN-NOTES "one flush per read").
-// preEncoded is a QoS 0 PUBLISH encoded once for all 3.1.x subscribers of
-// one publish (see client.appendPublish).
-type preEncoded struct {
-	gen uint64
-	msg *router.Message
-	b   []byte
-}
-
+// subscriber, not one per message (DESIGN-NOTES "one flush per read"), and
+// the delivering loops take no lock on the QoS 0 fan-out path. The owner
+// absorbs c.out into c.own before appending, so bytes keep their order.
 type worker struct {
 	b   *Broker
 	idx int            // index in Broker.loops for event-loop workers, -1 otherwise
@@ -210,6 +208,14 @@ func (t *flushTask) release() {
 	clear(t.staged)
 	t.staged = t.staged[:0]
 	flushTaskPool.Put(t)
+}
+
+// preEncoded is a QoS 0 PUBLISH encoded once for all 3.1.x subscribers of
+// one publish (see client.appendPublish).
+type preEncoded struct {
+	gen uint64
+	msg *router.Message
+	b   []byte
 }
 
 // systemWorker serialises broker-originated work (wills fired by timers,
