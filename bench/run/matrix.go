@@ -3,48 +3,12 @@ package main
 import (
 	"fmt"
 	"strconv"
+
+	"github.com/tsubame-mq/tsubame/bench/result"
 )
 
-// Result mirrors the fields of loadgen's -json output that the report uses.
-// Field names are the contract with bench/loadgen (snake_case).
-type Result struct {
-	Scenario      string  `json:"scenario"`
-	Transport     string  `json:"transport"`
-	QoS           int     `json:"qos"`
-	Size          int     `json:"size"`
-	Pubs          int     `json:"pubs"`
-	Subs          int     `json:"subs"`
-	Pairs         int     `json:"pairs"`
-	Conns         int     `json:"conns"`
-	DurationS     float64 `json:"duration_s"`
-	Sent          uint64  `json:"sent"`
-	Delivered     uint64  `json:"delivered"`
-	SentRate      float64 `json:"sent_rate"`
-	DeliveredRate float64 `json:"delivered_rate"`
-	Lost          uint64  `json:"lost"`
-	Duplicated    uint64  `json:"duplicated"`
-	Reordered     uint64  `json:"reordered"`
-	LatencyUS     struct {
-		P50  float64 `json:"p50"`
-		P90  float64 `json:"p90"`
-		P99  float64 `json:"p99"`
-		P999 float64 `json:"p999"`
-		Max  float64 `json:"max"`
-		Mean float64 `json:"mean"`
-	} `json:"latency_us"`
-	ConnRate      float64 `json:"conn_rate"`
-	ConnLatencyUS struct {
-		P50 float64 `json:"p50"`
-		P99 float64 `json:"p99"`
-		Max float64 `json:"max"`
-	} `json:"conn_latency_us"`
-	BrokerCPUUSPerMsg     float64 `json:"broker_cpu_us_per_msg"`
-	BrokerRSSBytes        int64   `json:"broker_rss_bytes"`
-	BrokerRSSPerConnBytes float64 `json:"broker_rss_per_conn_bytes"`
-	LoadgenCPUPct         float64 `json:"loadgen_cpu_pct"`
-	Errors                uint64  `json:"errors"`
-	Failure               string  `json:"failure,omitempty"`
-}
+// Result is one loadgen -json output (the contract lives in bench/result).
+type Result = result.Result
 
 // Record is one run of one scenario against one broker, as kept in the raw
 // results file (one JSON object per line).
